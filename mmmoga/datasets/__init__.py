@@ -1,0 +1,3 @@
+from .toy import make_ade20k, make_coco_instances, make_coco_keypoints
+
+__all__ = ['make_ade20k', 'make_coco_instances', 'make_coco_keypoints']

@@ -1,0 +1,163 @@
+from typing import Dict, List, Optional, Sequence, Union
+
+import torch
+from mmengine.logging import MMLogger
+from mmengine.model import BaseModule
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from mmmoga.utils.checkpoint import (extract_state_dict, load_checkpoint_file,
+                                     load_state_dict_verbose)
+from ..layers import checkpoint_block
+
+
+def convnext_layer_id(stage: int, block: Optional[int], num_layers: int,
+                      decay_type: str = 'layer_wise', cap: bool = False) -> int:
+    """mmdet/mmseg's ConvNeXt layer ids, for downsampler ``stage`` (``block=None``) or block
+    ``block`` of ``stage``.
+
+    layer_wise: downsamplers 0, 2, 3, ``num_layers``; blocks of stages 0, 1 -> 1, 2; stage 2 ->
+    ``3 + block // 3``; stage 3 -> ``num_layers``. stage_wise: downsamplers 0, stage ``i`` ->
+    ``i + 1``. mmdet does not cap stage 2; ``cap=True`` keeps its ids below ``num_layers`` so
+    that deep stage-2s (Conv2Former-S/B) never train faster than stage 3.
+    """
+    if decay_type not in ('layer_wise', 'stage_wise'):
+        raise ValueError(f"decay_type must be 'layer_wise' or 'stage_wise', got {decay_type!r}")
+    if decay_type == 'stage_wise':
+        return 0 if block is None else stage + 1
+    if stage == 3:
+        return num_layers
+    if block is None:
+        return (0, 2, 3)[stage]
+    if stage == 2:
+        layer_id = 3 + block // 3
+        return min(layer_id, num_layers - 1) if cap else layer_id
+    return stage + 1
+
+
+class BaseBackbone(BaseModule):
+    """What every mmmoga backbone shares.
+
+    * named variants: ``arch_zoo`` maps names and aliases to arch dicts; a custom dict needs exactly
+      ``arch_keys``;
+    * ``out_indices`` / ``frozen_stages`` / ``norm_eval`` semantics (mmpretrain/mmdet conventions:
+      ``frozen_stages=k`` freezes the stem and stages ``0..k`` and keeps them in eval mode, also
+      after ``.train()``; ``-1`` freezes nothing);
+    * ``init_cfg=dict(type='Pretrained', checkpoint=...)`` loads an official release as it is:
+      wrappers (``state_dict``/``model``/``state_dict_ema``) and ``module.``/``backbone.`` prefixes
+      are unwrapped, classifier keys dropped, and missing/unexpected keys reported by name.
+
+    Subclasses set ``arch_zoo``, ``arch_keys`` and ``num_stages`` and implement
+    :meth:`stage_modules`.
+    """
+    arch_zoo: Dict[str, dict] = {}
+    arch_keys: frozenset = frozenset()
+    classifier_prefixes: tuple = ('head.', )
+    #: keys a backbone has that no ImageNet checkpoint holds (reported at INFO level when missing)
+    fresh_prefixes: tuple = ()
+    num_stages: int = 4
+
+    def __init__(self,
+                 out_indices: Union[int, Sequence[int]] = (0, 1, 2, 3),
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 init_cfg: Union[dict, List[dict], None] = None):
+        super().__init__(init_cfg=init_cfg)
+        self.out_indices = self.parse_out_indices(out_indices)
+        if not -1 <= frozen_stages < self.num_stages:
+            raise ValueError(f'frozen_stages must be in [-1, {self.num_stages - 1}] '
+                             f'(-1 freezes nothing), got {frozen_stages}')
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+
+    @classmethod
+    def parse_arch(cls, arch: Union[str, dict]) -> dict:
+        """Return the arch dict of a variant name/alias, or check a custom dict."""
+        if isinstance(arch, str):
+            key = arch.lower()
+            if key not in cls.arch_zoo:
+                raise ValueError(f'Unknown {cls.__name__} arch {arch!r}. Valid names: '
+                                 f'{sorted(cls.arch_zoo)}; or pass a dict with keys '
+                                 f'{sorted(cls.arch_keys)}.')
+            return dict(cls.arch_zoo[key])
+        if isinstance(arch, dict):
+            if set(arch) != set(cls.arch_keys):
+                raise ValueError(f'A custom {cls.__name__} arch needs exactly the keys '
+                                 f'{sorted(cls.arch_keys)}, got {sorted(arch)}.')
+            lengths = {k: len(v) for k, v in arch.items() if isinstance(v, (list, tuple))}
+            if any(n != cls.num_stages for n in lengths.values()):
+                raise ValueError(f'Each per-stage entry of a custom {cls.__name__} arch needs '
+                                 f'{cls.num_stages} values, got lengths {lengths}.')
+            return dict(arch)
+        raise TypeError(f'arch must be a str or a dict, got {type(arch).__name__}')
+
+    @classmethod
+    def parse_out_indices(cls, out_indices: Union[int, Sequence[int]]) -> tuple:
+        if isinstance(out_indices, int):
+            out_indices = [out_indices]
+        parsed = []
+        for index in out_indices:
+            if not -cls.num_stages <= index < cls.num_stages:
+                raise ValueError(f'out_indices must be stage indices in [0, {cls.num_stages - 1}] '
+                                 f'(or negative from the end), got {tuple(out_indices)}')
+            parsed.append(index % cls.num_stages)
+        return tuple(sorted(set(parsed)))
+
+    def stage_modules(self, index: int) -> List[nn.Module]:
+        """The modules of stage ``index``; stage 0 includes the stem."""
+        raise NotImplementedError
+
+    def get_layer_id(self, param_name: str, num_layers: int, decay_type: str = 'layer_wise') -> int:
+        """Layer id of a parameter for layer-wise LR decay, following the family's official rules.
+
+        Args:
+            param_name: parameter name relative to this backbone (no ``backbone.`` prefix).
+            num_layers: the ``num_layers`` of the decay config (ids run 0..num_layers + 1; the
+                optimizer constructor scales the LR by ``decay_rate ** (num_layers + 1 - id)``).
+            decay_type: ``'layer_wise'`` or ``'stage_wise'``.
+        """
+        raise NotImplementedError(f'{type(self).__name__} has no layer-wise LR decay rules')
+
+    def run_blocks(self, blocks: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """Run a stage's blocks, checkpointing each block's activations when ``with_cp``."""
+        for block in blocks:
+            if self.with_cp and torch.is_grad_enabled():
+                x = checkpoint_block(block, x)
+            else:
+                x = block(x)
+        return x
+
+    def _freeze_stages(self) -> None:
+        for i in range(self.frozen_stages + 1):
+            for module in self.stage_modules(i):
+                module.eval()
+                for param in module.parameters():
+                    param.requires_grad = False
+
+    def train(self, mode: bool = True) -> 'BaseBackbone':
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
+
+    def filter_checkpoint(self, state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """Adapt an official state dict to this module (default: drop the classifier)."""
+        return {k: v for k, v in state_dict.items() if not k.startswith(self.classifier_prefixes)}
+
+    def init_weights(self) -> None:
+        cfg = self.init_cfg
+        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
+            logger = MMLogger.get_current_instance()
+            source = cfg['checkpoint']
+            checkpoint = load_checkpoint_file(source, logger=logger)
+            state_dict = extract_state_dict(
+                checkpoint, prefix=cfg.get('prefix'), use_ema=cfg.get('use_ema', False))
+            state_dict = self.filter_checkpoint(state_dict)
+            load_state_dict_verbose(
+                self, state_dict, source, ignore_missing=self.fresh_prefixes, logger=logger)
+            self._is_init = True
+            return
+        super().init_weights()

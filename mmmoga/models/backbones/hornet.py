@@ -1,0 +1,287 @@
+"""HorNet: high-order spatial interactions with recursive gated convolutions.
+
+Paper: `HorNet: Efficient High-Order Spatial Interactions with Recursive Gated Convolutions
+<https://arxiv.org/abs/2207.14284>`_ (NeurIPS 2022).
+Official code and weights: https://github.com/raoyongming/HorNet
+
+State-dict keys follow the official ``hornet.py`` (``downsample_layers.{i}``, ``stages.{i}.{j}``,
+``gnconv.pws``, bare ``gamma1``/``gamma2``, ``norm``, ``head``) and its dense copies (``norm{i}``),
+so the released ImageNet checkpoints load without conversion. mmpretrain's HorNet checkpoints use
+other names; ``tools/model_converters/hornet_mmpretrain_to_official.py`` converts them.
+"""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+from mmcv.cnn.bricks import DropPath
+from mmengine.logging import MMLogger
+from torch import nn
+
+from mmmoga.registry import register_model
+from ..layers import GnConv, LayerNorm2d, resize_complex_weight
+from .base_backbone import BaseBackbone
+
+__all__ = ['HorNet']
+
+
+class HorNetBlock(nn.Module):
+    """``x + drop_path(gamma1 * gnConv(LN(x)))``, then ``x + drop_path(gamma2 * MLP(LN(x)))``.
+
+    The first LN is channels-first; the MLP runs channels-last (``norm2`` LayerNorm, ``pwconv1``
+    Linear C->4C, GELU, ``pwconv2`` Linear 4C->C). ``gamma1``/``gamma2`` are bare ``(C, )``
+    parameters, absent when ``layer_scale_init_value <= 0`` (as in the official block).
+    """
+
+    def __init__(self,
+                 channels: int,
+                 order: int,
+                 mixer: str = 'dw',
+                 gf_size: Tuple[int, int] = (14, 8),
+                 drop_path_rate: float = 0.,
+                 layer_scale_init_value: float = 1e-6,
+                 mlp_ratio: float = 4.):
+        super().__init__()
+        hidden = int(mlp_ratio * channels)
+        self.norm1 = LayerNorm2d(channels, eps=1e-6)
+        self.gnconv = GnConv(
+            channels, channels, order, mixer=mixer, kernel_size=7, gf_size=gf_size, scale=1 / 3)
+        self.norm2 = nn.LayerNorm(channels, eps=1e-6)
+        self.pwconv1 = nn.Linear(channels, hidden)
+        self.act = nn.GELU()
+        self.pwconv2 = nn.Linear(hidden, channels)
+        if layer_scale_init_value > 0:
+            self.gamma1 = nn.Parameter(layer_scale_init_value * torch.ones(channels))
+            self.gamma2 = nn.Parameter(layer_scale_init_value * torch.ones(channels))
+        else:
+            self.gamma1 = self.gamma2 = None
+        self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0. else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.gnconv(self.norm1(x))
+        if self.gamma1 is not None:
+            y = self.gamma1.view(-1, 1, 1) * y
+        x = x + self.drop_path(y)
+        y = self.pwconv2(self.act(self.pwconv1(self.norm2(x.permute(0, 2, 3, 1)))))
+        if self.gamma2 is not None:
+            y = self.gamma2 * y
+        return x + self.drop_path(y.permute(0, 3, 1, 2))
+
+
+@register_model()
+class HorNet(BaseBackbone):
+    """`HorNet <https://arxiv.org/abs/2207.14284>`_ backbone for detection, segmentation, pose and
+    classification.
+
+    Two output modes:
+
+    * **dense** (default): a tuple of NCHW features, one per ``out_indices`` (strides 4, 8, 16, 32),
+      each through its own channels-first LayerNorm ``norm{i}`` (the official detection and
+      segmentation model; ``out_norms=False`` returns the raw stage outputs). The norms only touch
+      the returned features, the trunk continues on the un-normalised tensor. No ImageNet
+      checkpoint holds ``norm{i}``: they start at weight 1, bias 0 (reported at INFO level).
+    * **classification** (``gap_before_final_norm=True``): the official ImageNet trunk; returns
+      ``(norm(mean_HW(stage 4)), )``, a ``(N, C4)`` tensor, where ``norm`` is the official final
+      ``nn.LayerNorm`` (keys ``norm.*``). Use it in an mmpretrain ``ImageClassifier`` with
+      ``neck=None`` and ``head=dict(type='LinearClsHead', in_channels=C4, ...)``: the official
+      ``head.{weight,bias}`` is mmpretrain's ``head.fc.{weight,bias}``. When a backbone loads an
+      official checkpoint through ``init_cfg``, ``head.*`` is dropped (and, in dense mode, also the
+      classification-only ``norm.*``).
+
+    Registered as ``HorNet``; in mmpretrain's scope write ``type='mmmoga.HorNet'``, because
+    mmpretrain's own ``HorNet`` (other key names) owns the bare name there.
+
+    Args:
+        arch: variant name or alias (``'tiny'``/``'t'``, ``'small'``/``'s'``, ``'base'``/``'b'``,
+            ``'large'``/``'l'``) or a dict with keys ``embed_dims``, ``depths`` and ``orders``
+            (4 values each; gnConv widths must be divisible by ``2 ** (order - 1)``).
+        mixer: spatial mixer of gnConv in stages 3 and 4: ``'dw'`` (depth-wise 7x7, the official
+            ``*_7x7`` models) or ``'gf'`` (global-local filter, the ``*_gf`` models). Stages 1 and
+            2 always use the depth-wise 7x7. Defaults to ``'dw'``.
+        gf_sizes: stored ``(h, w)`` of the global filter in stages 3 and 4 (``mixer='gf'`` only).
+            ImageNet-224 models use ((14, 8), (7, 4)), the 384 models and the official downstream
+            configs ((24, 13), (12, 7)). A checkpoint with another size is resized when loaded,
+            and the filter is interpolated to the actual feature size at every forward.
+            Defaults to ((14, 8), (7, 4)).
+        in_channels: input channels. Defaults to 3.
+        out_indices: stages whose outputs are returned. Defaults to (0, 1, 2, 3) in dense mode and
+            (3, ) (the only value allowed) in classification mode.
+        frozen_stages: freeze the stem and stages ``0..frozen_stages`` (their downsamplers, blocks
+            and output norms); -1 freezes nothing. Defaults to -1.
+        norm_eval: put BatchNorm layers in eval mode during training; HorNet has none, so this only
+            matters for subclasses. Defaults to False.
+        with_cp: checkpoint each block's activations (non-reentrant) to save memory.
+            Defaults to False.
+        drop_path_rate: stochastic depth, rising linearly over all blocks. Defaults to 0.
+        layer_scale_init_value: initial ``gamma1``/``gamma2``; <= 0 removes them.
+            Defaults to 1e-6.
+        out_norms: add the dense model's output norms ``norm{i}`` for ``i in out_indices``.
+            Defaults to True in dense mode (must be False in classification mode).
+        gap_before_final_norm: classification mode (see above). Defaults to False.
+        init_cfg: ``dict(type='Pretrained', checkpoint=<url or path>)`` loads an official release.
+            Without it, weights get the official init (truncated normal, std 0.02, zero bias).
+
+    Examples:
+        >>> import torch
+        >>> model = HorNet(arch='tiny', mixer='gf').eval()
+        >>> [tuple(o.shape) for o in model(torch.rand(1, 3, 224, 224))]
+        [(1, 64, 56, 56), (1, 128, 28, 28), (1, 256, 14, 14), (1, 512, 7, 7)]
+    """
+    arch_zoo = {
+        **dict.fromkeys(['t', 'tiny'], dict(
+            embed_dims=[64, 128, 256, 512], depths=[2, 3, 18, 2], orders=[2, 3, 4, 5])),
+        **dict.fromkeys(['s', 'small'], dict(
+            embed_dims=[96, 192, 384, 768], depths=[2, 3, 18, 2], orders=[2, 3, 4, 5])),
+        **dict.fromkeys(['b', 'base'], dict(
+            embed_dims=[128, 256, 512, 1024], depths=[2, 3, 18, 2], orders=[2, 3, 4, 5])),
+        **dict.fromkeys(['l', 'large'], dict(
+            embed_dims=[192, 384, 768, 1536], depths=[2, 3, 18, 2], orders=[2, 3, 4, 5])),
+    }  # yapf: disable
+    arch_keys = frozenset({'embed_dims', 'depths', 'orders'})
+    mixers = ('dw', 'gf')
+    fresh_prefixes = ('norm0.', 'norm1.', 'norm2.', 'norm3.')
+
+    def __init__(self,
+                 arch: Union[str, dict] = 'tiny',
+                 mixer: str = 'dw',
+                 gf_sizes: Sequence[Tuple[int, int]] = ((14, 8), (7, 4)),
+                 in_channels: int = 3,
+                 out_indices: Union[int, Sequence[int], None] = None,
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 drop_path_rate: float = 0.,
+                 layer_scale_init_value: float = 1e-6,
+                 out_norms: Optional[bool] = None,
+                 gap_before_final_norm: bool = False,
+                 init_cfg: Union[dict, List[dict], None] = None):
+        if out_indices is None:
+            out_indices = (3, ) if gap_before_final_norm else (0, 1, 2, 3)
+        super().__init__(out_indices, frozen_stages, norm_eval, init_cfg)
+        if out_norms is None:
+            out_norms = not gap_before_final_norm
+        if gap_before_final_norm and (self.out_indices != (3, ) or out_norms):
+            raise ValueError('gap_before_final_norm=True (classification) returns the pooled last '
+                             'stage only: it needs out_indices=(3, ) and out_norms=False, got '
+                             f'out_indices={self.out_indices}, out_norms={out_norms}')
+        if mixer not in self.mixers:
+            raise ValueError(f'Unknown HorNet mixer {mixer!r}; valid choices: {list(self.mixers)} '
+                             f'(depth-wise 7x7, or global-local filter in stages 3-4)')
+        gf_sizes = tuple(tuple(int(s) for s in size) for size in gf_sizes)
+        if len(gf_sizes) != 2 or any(len(size) != 2 for size in gf_sizes):
+            raise ValueError(f'gf_sizes needs two (h, w) pairs (stages 3 and 4), got {gf_sizes}')
+        self.arch_settings = self.parse_arch(arch)
+        self.embed_dims = list(self.arch_settings['embed_dims'])
+        depths = self.arch_settings['depths']
+        orders = self.arch_settings['orders']
+        self.mixer = mixer
+        self.gf_sizes = gf_sizes
+        self.with_cp = with_cp
+        self.out_norms = out_norms
+        self.gap_before_final_norm = gap_before_final_norm
+
+        dims = self.embed_dims
+        self.downsample_layers = nn.ModuleList([
+            nn.Sequential(nn.Conv2d(in_channels, dims[0], 4, stride=4), LayerNorm2d(dims[0]))
+        ])
+        for i in range(1, self.num_stages):
+            self.downsample_layers.append(
+                nn.Sequential(LayerNorm2d(dims[i - 1]), nn.Conv2d(dims[i - 1], dims[i], 2,
+                                                                  stride=2)))
+
+        dpr = torch.linspace(0, drop_path_rate, sum(depths), device='cpu').tolist()
+        stage_mixers = ('dw', 'dw', mixer, mixer)
+        stage_gf_sizes = ((14, 8), (14, 8)) + gf_sizes
+        self.stages = nn.ModuleList()
+        cursor = 0
+        for i in range(self.num_stages):
+            self.stages.append(
+                nn.Sequential(*[
+                    HorNetBlock(dims[i], orders[i], stage_mixers[i], stage_gf_sizes[i],
+                                dpr[cursor + j], layer_scale_init_value)
+                    for j in range(depths[i])
+                ]))
+            cursor += depths[i]
+
+        if gap_before_final_norm:
+            self.norm = nn.LayerNorm(dims[-1], eps=1e-6)
+        elif out_norms:
+            for i in self.out_indices:
+                self.add_module(f'norm{i}', LayerNorm2d(dims[i]))
+
+        self.apply(self._init_weights)
+        self._freeze_stages()
+
+    @staticmethod
+    def _init_weights(m: nn.Module) -> None:
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.trunc_normal_(m.weight, std=.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+    def stage_modules(self, index: int) -> List[nn.Module]:
+        modules = [self.downsample_layers[index], self.stages[index]]
+        if hasattr(self, f'norm{index}'):
+            modules.append(getattr(self, f'norm{index}'))
+        if self.gap_before_final_norm and index == self.num_stages - 1:
+            modules.append(self.norm)
+        return modules
+
+    def filter_checkpoint(self, state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """Drop the classifier (and, in dense mode, the classification-only final ``norm``), and
+        resize every global filter whose ``(h, w)`` differs from this model's (bilinear,
+        ``align_corners=True``, as the official loaders do)."""
+        logger = MMLogger.get_current_instance()
+        state_dict = super().filter_checkpoint(state_dict)
+        if not self.gap_before_final_norm:
+            dropped = [k for k in state_dict if k.startswith('norm.')]
+            if dropped:
+                logger.info(f'Dropped the classification-only final norm: {dropped}')
+                state_dict = {k: v for k, v in state_dict.items() if k not in dropped}
+        own = dict(self.named_parameters())
+        filtered = {}
+        for key, value in state_dict.items():
+            target = own.get(key)
+            if (key.endswith('complex_weight') and target is not None and value.dim() == 4
+                    and value.shape[0] == target.shape[0]
+                    and value.shape[1:3] != target.shape[1:3]):
+                logger.info(f'Resized {key} from {tuple(value.shape[1:3])} to '
+                            f'{tuple(target.shape[1:3])}')
+                value = resize_complex_weight(value.float(), target.shape[1:3]).to(value.dtype)
+            filtered[key] = value
+        return filtered
+
+    def get_layer_id(self, param_name: str, num_layers: int, decay_type: str = 'layer_wise') -> int:
+        """Official HorNet ids (``LearningRateDecayOptimizerConstructorHorNet``).
+
+        layer_wise: ``downsample_layers`` 0/1/2/3 -> 0/2/3/12, ``stages.0`` -> 1, ``stages.1`` ->
+        2, ``stages.2.j`` -> min(3 + j // 2, 11), ``stages.3`` -> 12 (12 is hard-coded, also when
+        ``num_layers`` is not 12, as released); everything else -> ``num_layers + 1``.
+        stage_wise: downsamplers 0, ``stages.i`` -> i + 1, everything else ``num_layers + 1``.
+        """
+        if decay_type not in ('layer_wise', 'stage_wise'):
+            raise ValueError(f"decay_type must be 'layer_wise' or 'stage_wise', got {decay_type!r}")
+        parts = param_name.split('.')
+        if parts[0] not in ('downsample_layers', 'stages'):
+            return num_layers + 1
+        stage = int(parts[1])
+        if decay_type == 'stage_wise':
+            return 0 if parts[0] == 'downsample_layers' else stage + 1
+        if parts[0] == 'downsample_layers':
+            return (0, 2, 3, 12)[stage]
+        if stage == 2:
+            return min(3 + int(parts[2]) // 2, 11)
+        return (1, 2, None, 12)[stage]
+
+    def forward(self, x: torch.Tensor) -> tuple:
+        outs = []
+        for i in range(self.num_stages):
+            x = self.downsample_layers[i](x)
+            x = self.run_blocks(self.stages[i], x)
+            if self.gap_before_final_norm:
+                if i == self.num_stages - 1:
+                    outs.append(self.norm(x.mean((-2, -1))))
+            elif i in self.out_indices:
+                norm = getattr(self, f'norm{i}', None)
+                outs.append(norm(x).contiguous() if norm is not None else x)
+            if i == self.out_indices[-1]:
+                break
+        return tuple(outs)

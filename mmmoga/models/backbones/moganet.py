@@ -1,0 +1,261 @@
+"""MogaNet: Multi-order Gated Aggregation Network.
+
+Paper: `MogaNet: Multi-order Gated Aggregation Network <https://arxiv.org/abs/2211.03295>`_ (ICLR 2024).
+Official code and weights: https://github.com/Westlake-AI/MogaNet
+
+State-dict keys follow the official ``models/moganet.py`` (``patch_embed{i}``, ``blocks{i}.{j}``,
+``norm{i}``, ``head``), so the released ``.pth.tar`` files load without conversion.
+"""
+from typing import List, Optional, Sequence, Union
+
+import torch
+import torch.nn.functional as F
+from mmcv.cnn import build_norm_layer
+from mmcv.cnn.bricks import DropPath
+from torch import nn
+
+from mmmoga.registry import register_model
+from ..layers import ElementScale
+from .base_backbone import BaseBackbone
+
+__all__ = ['MogaNet']
+
+
+class MultiOrderDWConv(nn.Module):
+    """Multi-order depth-wise convolutions: DW 5x5 (d=1) on all channels, then DW 5x5 (d=2) and
+    DW 7x7 (d=3) on two channel groups split 1:3:4, concatenated and mixed by a 1x1 conv."""
+
+    def __init__(self,
+                 channels: int,
+                 dilations: Sequence[int] = (1, 2, 3),
+                 channel_split: Sequence[int] = (1, 3, 4)):
+        super().__init__()
+        total = sum(channel_split)
+        self.split_1 = int(channel_split[1] / total * channels)
+        self.split_2 = int(channel_split[2] / total * channels)
+        self.split_0 = channels - self.split_1 - self.split_2
+        self.DW_conv0 = nn.Conv2d(
+            channels, channels, 5, padding=(1 + 4 * dilations[0]) // 2, groups=channels,
+            dilation=dilations[0])
+        self.DW_conv1 = nn.Conv2d(
+            self.split_1, self.split_1, 5, padding=(1 + 4 * dilations[1]) // 2,
+            groups=self.split_1, dilation=dilations[1])
+        self.DW_conv2 = nn.Conv2d(
+            self.split_2, self.split_2, 7, padding=(1 + 6 * dilations[2]) // 2,
+            groups=self.split_2, dilation=dilations[2])
+        self.PW_conv = nn.Conv2d(channels, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x_0 = self.DW_conv0(x)
+        x_1 = self.DW_conv1(x_0[:, self.split_0:self.split_0 + self.split_1])
+        x_2 = self.DW_conv2(x_0[:, x_0.shape[1] - self.split_2:])
+        x = torch.cat([x_0[:, :self.split_0], x_1, x_2], dim=1)
+        return self.PW_conv(x)
+
+
+class MultiOrderGatedAggregation(nn.Module):
+    """Spatial aggregation (Moga): feature decomposition, then SiLU(gate) * SiLU(multi-order value),
+    projected back and added to the (normalised) input."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.proj_1 = nn.Conv2d(channels, channels, 1)
+        self.gate = nn.Conv2d(channels, channels, 1)
+        self.value = MultiOrderDWConv(channels)
+        self.proj_2 = nn.Conv2d(channels, channels, 1)
+        self.sigma = ElementScale(channels, init_value=1e-5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shortcut = x
+        x = self.proj_1(x)
+        x = F.silu(x + self.sigma(x - F.adaptive_avg_pool2d(x, 1)))
+        x = F.silu(self.gate(x)) * F.silu(self.value(x))
+        return self.proj_2(x) + shortcut
+
+
+class ChannelAggregationFFN(nn.Module):
+    """Channel aggregation FFN: 1x1 expand, DW 3x3, GELU, channel re-allocation
+    ``x + sigma * (x - GELU(decompose(x)))``, 1x1 reduce."""
+
+    def __init__(self, channels: int, hidden_channels: int, drop_rate: float = 0.):
+        super().__init__()
+        self.fc1 = nn.Conv2d(channels, hidden_channels, 1)
+        self.dwconv = nn.Conv2d(hidden_channels, hidden_channels, 3, padding=1,
+                                groups=hidden_channels)
+        self.fc2 = nn.Conv2d(hidden_channels, channels, 1)
+        self.drop = nn.Dropout(drop_rate)
+        self.decompose = nn.Conv2d(hidden_channels, 1, 1)
+        self.sigma = ElementScale(hidden_channels, init_value=1e-5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.drop(F.gelu(self.dwconv(self.fc1(x))))
+        x = x + self.sigma(x - F.gelu(self.decompose(x)))
+        return self.drop(self.fc2(x))
+
+
+class MogaBlock(nn.Module):
+    """``x + drop_path(ls1 * Moga(BN(x)))`` then ``x + drop_path(ls2 * CAFFN(BN(x)))``."""
+
+    def __init__(self,
+                 channels: int,
+                 ffn_ratio: float,
+                 drop_rate: float = 0.,
+                 drop_path_rate: float = 0.,
+                 init_value: float = 1e-5,
+                 norm_cfg: Optional[dict] = None):
+        super().__init__()
+        norm_cfg = norm_cfg or dict(type='BN')
+        self.norm1 = build_norm_layer(norm_cfg, channels)[1]
+        self.attn = MultiOrderGatedAggregation(channels)
+        self.norm2 = build_norm_layer(norm_cfg, channels)[1]
+        self.mlp = ChannelAggregationFFN(channels, int(channels * ffn_ratio), drop_rate)
+        self.layer_scale_1 = nn.Parameter(init_value * torch.ones((1, channels, 1, 1)))
+        self.layer_scale_2 = nn.Parameter(init_value * torch.ones((1, channels, 1, 1)))
+        self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0. else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.drop_path(self.layer_scale_1 * self.attn(self.norm1(x)))
+        return x + self.drop_path(self.layer_scale_2 * self.mlp(self.norm2(x)))
+
+
+class StackConvPatchEmbed(nn.Module):
+    """Stem: conv 3x3 s2 -> BN -> GELU -> conv 3x3 s2 -> BN (stride 4)."""
+
+    def __init__(self, in_channels: int, channels: int, norm_cfg: dict):
+        super().__init__()
+        self.projection = nn.Sequential(
+            nn.Conv2d(in_channels, channels // 2, 3, stride=2, padding=1),
+            build_norm_layer(norm_cfg, channels // 2)[1],
+            nn.GELU(),
+            nn.Conv2d(channels // 2, channels, 3, stride=2, padding=1),
+            build_norm_layer(norm_cfg, channels)[1],
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.projection(x)
+
+
+class ConvPatchEmbed(nn.Module):
+    """Downsampler: conv 3x3 s2 -> BN."""
+
+    def __init__(self, in_channels: int, channels: int, norm_cfg: dict):
+        super().__init__()
+        self.projection = nn.Conv2d(in_channels, channels, 3, stride=2, padding=1)
+        self.norm = build_norm_layer(norm_cfg, channels)[1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.projection(x))
+
+
+@register_model()
+class MogaNet(BaseBackbone):
+    """MogaNet backbone for detection, segmentation, pose and classification.
+
+    Returns a tuple of NCHW features ``norm{i+1}(stage i)`` for ``i in out_indices`` (strides 4, 8,
+    16, 32). The per-stage BN ``norm{i}`` is part of the trunk (its output feeds the next stage), as
+    in the official model; for ImageNet classification, use ``out_indices=(3, )`` with a global
+    average pooling neck and a linear head.
+
+    Args:
+        arch: variant name or alias (``'xtiny'``/``'xt'``, ``'tiny'``/``'t'``, ``'small'``/``'s'``,
+            ``'base'``/``'b'``, ``'large'``/``'l'``, ``'xlarge'``/``'xl'``) or a dict with keys
+            ``embed_dims``, ``depths``, ``ffn_ratios``.
+        in_channels: input channels.
+        out_indices: stages whose outputs are returned.
+        frozen_stages: freeze the stem and stages ``0..frozen_stages``; -1 freezes nothing.
+        norm_eval: keep every BN in eval mode during training.
+        with_cp: checkpoint each block's activations (non-reentrant) to save memory.
+        drop_rate: dropout inside the FFN.
+        drop_path_rate: stochastic depth, rising linearly over all blocks.
+        init_value: layer-scale initial value.
+        norm_cfg: norm of the stem, downsamplers, blocks and stage outputs (official: BN).
+        init_cfg: ``dict(type='Pretrained', checkpoint=<url or path>)`` loads an official release.
+    """
+    arch_zoo = {
+        **dict.fromkeys(['xt', 'xtiny', 'x-tiny'], dict(
+            embed_dims=[32, 64, 96, 192], depths=[3, 3, 10, 2], ffn_ratios=[8, 8, 4, 4])),
+        **dict.fromkeys(['t', 'tiny'], dict(
+            embed_dims=[32, 64, 128, 256], depths=[3, 3, 12, 2], ffn_ratios=[8, 8, 4, 4])),
+        **dict.fromkeys(['s', 'small'], dict(
+            embed_dims=[64, 128, 320, 512], depths=[2, 3, 12, 2], ffn_ratios=[8, 8, 4, 4])),
+        **dict.fromkeys(['b', 'base'], dict(
+            embed_dims=[64, 160, 320, 512], depths=[4, 6, 22, 3], ffn_ratios=[8, 8, 4, 4])),
+        **dict.fromkeys(['l', 'large'], dict(
+            embed_dims=[64, 160, 320, 640], depths=[4, 6, 44, 4], ffn_ratios=[8, 8, 4, 4])),
+        **dict.fromkeys(['xl', 'xlarge', 'x-large'], dict(
+            embed_dims=[96, 192, 480, 960], depths=[6, 6, 44, 4], ffn_ratios=[8, 8, 4, 4])),
+    }  # yapf: disable
+    arch_keys = frozenset({'embed_dims', 'depths', 'ffn_ratios'})
+
+    def __init__(self,
+                 arch: Union[str, dict] = 'tiny',
+                 in_channels: int = 3,
+                 out_indices: Union[int, Sequence[int]] = (0, 1, 2, 3),
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 drop_rate: float = 0.,
+                 drop_path_rate: float = 0.,
+                 init_value: float = 1e-5,
+                 norm_cfg: Optional[dict] = None,
+                 init_cfg: Union[dict, List[dict], None] = None):
+        super().__init__(out_indices, frozen_stages, norm_eval, init_cfg)
+        self.arch_settings = self.parse_arch(arch)
+        self.embed_dims = self.arch_settings['embed_dims']
+        depths = self.arch_settings['depths']
+        self.with_cp = with_cp
+        norm_cfg = norm_cfg or dict(type='BN')
+
+        dpr = torch.linspace(0, drop_path_rate, sum(depths), device='cpu').tolist()
+        cursor = 0
+        for i, (dims, depth) in enumerate(zip(self.embed_dims, depths)):
+            if i == 0:
+                patch_embed = StackConvPatchEmbed(in_channels, dims, norm_cfg)
+            else:
+                patch_embed = ConvPatchEmbed(self.embed_dims[i - 1], dims, norm_cfg)
+            blocks = nn.ModuleList([
+                MogaBlock(dims, self.arch_settings['ffn_ratios'][i], drop_rate, dpr[cursor + j],
+                          init_value, norm_cfg) for j in range(depth)
+            ])
+            cursor += depth
+            self.add_module(f'patch_embed{i + 1}', patch_embed)
+            self.add_module(f'blocks{i + 1}', blocks)
+            self.add_module(f'norm{i + 1}', build_norm_layer(norm_cfg, dims)[1])
+        self._freeze_stages()
+
+    def stage_modules(self, index: int) -> List[nn.Module]:
+        return [getattr(self, f'{name}{index + 1}') for name in ('patch_embed', 'blocks', 'norm')]
+
+    def get_layer_id(self, param_name: str, num_layers: int, decay_type: str = 'layer_wise') -> int:
+        """Official MogaNet ids (``LearningRateDecayOptimizerConstructorMogaNet``).
+
+        layer_wise: stem 0, stage 1 -> 2, stage 2 -> 3, ``patch_embed3`` -> 4, ``blocks3.j`` ->
+        min(3 + j // 2, 11), stage 4 -> ``num_layers``; the stage norms -> ``num_layers + 1``.
+        stage_wise: downsamplers 0, ``blocks{i}.j`` -> j + 1 (the official rule reads the block
+        index, not the stage index; kept as released), the rest ``num_layers + 1``.
+        """
+        parts = param_name.split('.')
+        kind = parts[0].rstrip('0123456789')
+        if kind not in ('patch_embed', 'blocks'):
+            return num_layers + 1
+        stage = int(parts[0][len(kind):])
+        if decay_type == 'stage_wise':
+            return 0 if kind == 'patch_embed' else int(parts[1]) + 1
+        if decay_type != 'layer_wise':
+            raise ValueError(f"decay_type must be 'layer_wise' or 'stage_wise', got {decay_type!r}")
+        if stage == 4:
+            return num_layers
+        if kind == 'patch_embed':
+            return {1: 0, 2: 3, 3: 4}[stage]
+        return {1: 2, 2: 3}.get(stage) or min(3 + int(parts[1]) // 2, 11)
+
+    def forward(self, x: torch.Tensor) -> tuple:
+        outs = []
+        for i in range(self.num_stages):
+            patch_embed, blocks, norm = self.stage_modules(i)
+            x = norm(self.run_blocks(blocks, patch_embed(x)))
+            if i in self.out_indices:
+                outs.append(x)
+            if i == self.out_indices[-1]:
+                break
+        return tuple(outs)

@@ -1,0 +1,3 @@
+from .hor_uper_head import HorUPerHead
+
+__all__ = ['HorUPerHead']

@@ -1,0 +1,33 @@
+from contextlib import contextmanager, nullcontext
+
+import torch
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+from torch.utils.checkpoint import checkpoint
+
+
+@contextmanager
+def _batchnorm_stats_frozen(module: nn.Module):
+    """Keep BatchNorm running statistics unchanged while a checkpointed block is recomputed.
+
+    Without this, every BN in a checkpointed block would update its running mean/var twice per step
+    (forward and recompute), and a ``with_cp=True`` run would evaluate differently from a plain one.
+    """
+    saved = []
+    for m in module.modules():
+        if isinstance(m, _BatchNorm) and m.training and m.track_running_stats:
+            saved.append((m, m.momentum, m.num_batches_tracked.clone()))
+            m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, momentum, num_batches_tracked in saved:
+            m.momentum = momentum
+            m.num_batches_tracked.copy_(num_batches_tracked)
+
+
+def checkpoint_block(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Run ``block(x)`` with non-reentrant activation checkpointing (same outputs and gradients)."""
+    return checkpoint(
+        block, x, use_reentrant=False,
+        context_fn=lambda: (nullcontext(), _batchnorm_stats_frozen(block)))

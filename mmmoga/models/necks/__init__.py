@@ -1,0 +1,3 @@
+from .hor_fpn import HorFPN
+
+__all__ = ['HorFPN']

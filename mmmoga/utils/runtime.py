@@ -1,0 +1,44 @@
+"""What tools/train.py and tools/test.py do to a config before handing it to mmengine's Runner."""
+import os
+import os.path as osp
+from typing import Optional
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.config import Config, DictAction  # noqa: F401  (DictAction re-exported for tools)
+
+__all__ = ['load_config', 'setup_cpu_distributed', 'DictAction']
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None, launcher: str = 'none',
+                work_dir: Optional[str] = None) -> Config:
+    """Read a config, apply ``--cfg-options``, and set launcher and work_dir (default:
+    ``work_dirs/<config name>``), as OpenMMLab's own tools do."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'Config file not found: {path}')
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    cfg.launcher = launcher
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(path))[0])
+    if launcher == 'pytorch' and not torch.cuda.is_available():
+        setup_cpu_distributed(cfg)
+    return cfg
+
+
+def setup_cpu_distributed(cfg: Config) -> None:
+    """Make a ``--launcher pytorch`` run work on machines without a GPU: gloo process group
+    (mmengine's init calls ``torch.cuda.set_device``) and a DDP wrapper without ``device_ids``."""
+    if not torch_dist.is_initialized():
+        torch_dist.init_process_group(backend='gloo')
+    wrapper = dict(cfg.get('model_wrapper_cfg') or {})
+    wrapper.setdefault('type', 'CPUDistributedDataParallel')
+    if wrapper['type'] in ('MMDistributedDataParallel', 'mmengine.MMDistributedDataParallel'):
+        wrapper['type'] = 'CPUDistributedDataParallel'
+    wrapper.setdefault('broadcast_buffers', False)
+    wrapper.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
+    cfg.model_wrapper_cfg = wrapper
+    os.environ.setdefault('LOCAL_RANK', '0')

@@ -1,0 +1,127 @@
+"""Tests of tools/analysis/benchmark_backbones.py: a tiny end-to-end run (smallest variants, one
+step; 64x64, as MogaNet's BN needs more than one value per channel
+at stride 32) and the argument errors."""
+import importlib.util
+import json
+import os.path as osp
+
+import pytest
+import torch
+
+SCRIPT = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools', 'analysis',
+                  'benchmark_backbones.py')
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location('benchmark_backbones', SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def bench():
+    threads = torch.get_num_threads()
+    yield load_script()
+    torch.set_num_threads(threads)  # main() sets the thread count of this process
+
+
+TINY_RUN = [
+    '--models', 'moganet-xt', 'hornet-t', '--peer', 'hornet-t=mmpretrain-hornet-t',
+    '--batch', '1', '--size', '64', '--dense-size', '96', '--iters', '1', '--warmup', '0',
+    '--threads', '1', '--isolate', 'none', '--cp-summary-model', 'moganet-xt',
+    '--cp-summary-size', '64', '--cp-summary-batch', '1', '--cp-summary-warmup', '0'
+]
+
+
+def test_tiny_run_reports_every_column(bench, tmp_path, capsys):
+    out_json = tmp_path / 'bench.json'
+    report = bench.main(TINY_RUN + ['--markdown', '--json', str(out_json)])
+    stdout = capsys.readouterr().out
+
+    # Markdown table: header, alignment row, one row per model (the peer was added to the run)
+    lines = [ln for ln in stdout.splitlines() if ln.startswith('|')]
+    header = [c.strip() for c in lines[0].strip('|').split('|')]
+    assert header == [
+        'model', 'dtype', 'format', 'with_cp', 'params (M)', 'GFLOPs@64', 'GFLOPs@96',
+        'infer img/s', 'infer peak MB', 'train img/s', 'train peak MB', 'peer', 'infer x',
+        'train x', 'train mem x'
+    ]
+    rows = {r[0]: r for r in ([c.strip() for c in ln.strip('|').split('|')] for ln in lines[2:])}
+    assert set(rows) == {'moganet-xt', 'hornet-t', 'mmpretrain-hornet-t'}
+    for name, cells in rows.items():
+        assert cells[1:4] == ['fp32', 'ch-first', 'no']
+        numbers = [float(c) for c in cells[4:11]]  # params .. train peak MB
+        assert all(n >= 0 for n in numbers), (name, cells)
+        assert all(n > 0 for n in numbers[:4] + [numbers[5]]), (name, cells)  # params/FLOPs/img/s
+    assert rows['hornet-t'][11] == 'mmpretrain-hornet-t'
+    assert all(c.endswith('x') and float(c[:-1]) > 0 for c in rows['hornet-t'][12:15])
+    assert rows['moganet-xt'][11:] == ['-', '-', '-', '-']
+
+    # the two HorNets are the same network: same parameter count, identical outputs
+    assert rows['hornet-t'][4] == rows['mmpretrain-hornet-t'][4] == '21.90'
+    assert 'hornet-t vs mmpretrain-hornet-t: max |ours - peer|' in stdout
+    assert '-> identical' in stdout
+    check = report['peer_checks'][0]
+    assert check['checked'] and check['same'] and check['max_abs_diff'] < 1e-4
+
+    # the with_cp summary line
+    summary = [ln for ln in stdout.splitlines() if 'train-step peak memory with/without' in ln]
+    assert len(summary) == 1 and summary[0].startswith('MogaNet-XT 64x64 batch 1')
+    assert report['cp_summary']['ratio'] > 0
+
+    # JSON: every figure, positive
+    saved = json.loads(out_json.read_text())
+    assert saved['environment']['device'] == 'cpu'
+    for row in saved['rows']:
+        for mode in ('infer', 'train'):
+            assert row[mode]['images_per_s'] > 0 and row[mode]['peak_mb'] >= 0
+            assert row[mode]['memory_method'] in ('VmHWM', 'psutil sampling (1 ms)')
+        assert row['params'] > 0 and all(v > 0 for v in row['flops'].values())
+    assert saved['cp_summary']['line'] == report['cp_summary']['line']
+
+    # the plain-text table has the same columns
+    plain = bench.format_plain(*bench.table_rows(report['rows'], 64, 96)).splitlines()
+    assert all(name in plain[0] for name in header) and plain[0].startswith('model')
+    assert len(plain) == 2 + 3  # header, rule, three rows
+
+
+def test_isolated_measurement_in_a_fresh_process(bench):
+    spec = dict(model='moganet-xt', mode='train', batch=1, size=64, dtype='bf16',
+                memory_format='channels_last', with_cp=True, iters=1, warmup=0, device='cpu',
+                threads=1)
+    result = bench.run_measurement(spec, isolate=True, timeout=120)
+    assert 'error' not in result, result
+    assert result['images_per_s'] > 0 and result['ms_per_step'] > 0
+    assert result['peak_mb'] > 0 and result['baseline_mb'] > 0
+
+
+def test_unknown_model_names_list_the_valid_choices(bench, capsys):
+    with pytest.raises(SystemExit) as error:
+        bench.parse_args(['--models', 'moganet-s', 'mogaent-s'])
+    assert error.value.code == 2
+    message = capsys.readouterr().err
+    assert "unknown model 'mogaent-s'; valid choices:" in message
+    for name in ('moganet-s', 'hornet-t', 'mmpretrain-hornet-t', 'inceptionnext-t', 'convnext-t',
+                 'conv2former-n'):
+        assert name in message
+
+    with pytest.raises(SystemExit):
+        bench.parse_args(['--peer', 'inceptionnext-t=convnext-x'])
+    assert "unknown peer 'convnext-x'; valid choices:" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.parse_args(['--peer', 'inceptionnext-t'])
+    assert 'OURS=PEER' in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.parse_args(['--dtype', 'fp16'])
+    assert "invalid choice: 'fp16'" in capsys.readouterr().err
+
+
+def test_peers_default_and_explicit(bench):
+    args = bench.parse_args(['--models', 'HorNet-T', 'mmpretrain-hornet-t', 'inceptionnext-t',
+                             'convnext-t', 'inceptionnext-s'])
+    assert args.models[0] == 'hornet-t'
+    assert args.peers == {'hornet-t': 'mmpretrain-hornet-t', 'inceptionnext-t': 'convnext-t'}
+    args = bench.parse_args(['--models', 'inceptionnext-t', '--peer', 'inceptionnext-t=convnext-s'])
+    assert args.models == ['inceptionnext-t', 'convnext-s']
+    assert args.peers == {'inceptionnext-t': 'convnext-s'}

@@ -1,0 +1,281 @@
+import argparse
+
+import pytest
+import torch
+
+from mmmoga.models import MogaNet
+
+# official counts (architectures.md 1.1 and 1.5): dense params (no head), classification params,
+# number of state-dict keys of the classification model (BN buffers included)
+OFFICIAL = {
+    'xtiny': (2_763_066, 2_956_066, 705),
+    'tiny': (4_940_332, 5_197_332, 777),
+    'small': (24_822_675, 25_335_675, 741),
+    'base': (43_207_475, 43_720_475, 1317),
+    'large': (81_839_978, 82_480_978, 2145),
+    'xlarge': (180_030_924, 180_991_924, 2217),
+}
+SMALL_ARCH = dict(embed_dims=[16, 32, 48, 64], depths=[1, 1, 2, 1], ffn_ratios=[4, 4, 4, 4])
+
+
+def num_params(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+@pytest.mark.parametrize('arch', OFFICIAL)
+def test_official_parameter_counts_and_keys(arch):
+    with torch.device('meta'):
+        model = MogaNet(arch)
+    dense, cls, keys = OFFICIAL[arch]
+    assert num_params(model) == dense
+    head = model.embed_dims[-1] * 1000 + 1000  # Linear(C4, 1000)
+    assert num_params(model) + head == cls
+    assert len(model.state_dict()) + 2 == keys  # + head.weight, head.bias
+
+
+@pytest.mark.parametrize('alias,name', [('xt', 'xtiny'), ('x-tiny', 'xtiny'), ('t', 'tiny'),
+                                        ('s', 'small'), ('B', 'base'), ('l', 'large'),
+                                        ('xl', 'xlarge'), ('x-large', 'xlarge')])
+def test_aliases(alias, name):
+    assert MogaNet.parse_arch(alias) == MogaNet.parse_arch(name)
+
+
+def test_official_key_names_and_shapes():
+    shapes = {k: tuple(v.shape) for k, v in MogaNet('tiny').state_dict().items()}
+    expected = {
+        'patch_embed1.projection.0.weight': (16, 3, 3, 3),
+        'patch_embed1.projection.1.running_var': (16, ),
+        'patch_embed1.projection.3.weight': (32, 16, 3, 3),
+        'patch_embed1.projection.4.weight': (32, ),
+        'patch_embed2.projection.weight': (64, 32, 3, 3),
+        'patch_embed2.norm.weight': (64, ),
+        'blocks1.0.layer_scale_1': (1, 32, 1, 1),
+        'blocks1.0.layer_scale_2': (1, 32, 1, 1),
+        'blocks1.0.norm1.running_mean': (32, ),
+        'blocks1.0.attn.proj_1.weight': (32, 32, 1, 1),
+        'blocks1.0.attn.gate.weight': (32, 32, 1, 1),
+        'blocks1.0.attn.proj_2.bias': (32, ),
+        'blocks1.0.attn.value.DW_conv0.weight': (32, 1, 5, 5),
+        'blocks1.0.attn.value.DW_conv1.weight': (12, 1, 5, 5),
+        'blocks1.0.attn.value.DW_conv2.weight': (16, 1, 7, 7),
+        'blocks1.0.attn.value.PW_conv.weight': (32, 32, 1, 1),
+        'blocks1.0.attn.sigma.scale': (1, 32, 1, 1),
+        'blocks1.0.mlp.fc1.weight': (256, 32, 1, 1),
+        'blocks1.0.mlp.dwconv.weight': (256, 1, 3, 3),
+        'blocks1.0.mlp.fc2.weight': (32, 256, 1, 1),
+        'blocks1.0.mlp.decompose.weight': (1, 256, 1, 1),
+        'blocks1.0.mlp.decompose.bias': (1, ),
+        'blocks1.0.mlp.sigma.scale': (1, 256, 1, 1),
+        'norm4.num_batches_tracked': (),
+    }
+    for key, shape in expected.items():
+        assert shapes[key] == shape, key
+    # channel split 1:3:4 of the multi-order DW convs, per stage (official tiny: e0, e1, e2)
+    model = MogaNet('tiny')
+    splits = [(b[0].attn.value.split_0, b[0].attn.value.split_1, b[0].attn.value.split_2)
+              for b in (model.blocks1, model.blocks2, model.blocks3, model.blocks4)]
+    assert splits == [(4, 12, 16), (8, 24, 32), (16, 48, 64), (32, 96, 128)]
+
+
+def test_dense_output_shapes_tiny():
+    model = MogaNet('tiny').eval()
+    with torch.no_grad():
+        outs = model(torch.randn(1, 3, 224, 224))
+    assert [tuple(o.shape[1:]) for o in outs] == [(32, 56, 56), (64, 28, 28), (128, 14, 14),
+                                                  (256, 7, 7)]
+
+
+@pytest.mark.parametrize('size,expected', [((513, 511), [(129, 128), (65, 64), (33, 32),
+                                                         (17, 16)]),
+                                           ((224, 224), [(56, 56), (28, 28), (14, 14), (7, 7)]),
+                                           ((97, 31), [(25, 8), (13, 4), (7, 2), (4, 1)])])
+def test_any_input_size(size, expected):
+    model = MogaNet(SMALL_ARCH).eval()
+    with torch.no_grad():
+        outs = model(torch.randn(1, 3, *size))
+    assert [tuple(o.shape[2:]) for o in outs] == expected
+    assert [o.shape[1] for o in outs] == SMALL_ARCH['embed_dims']
+
+
+def test_out_indices():
+    model = MogaNet(SMALL_ARCH, out_indices=(1, -1)).eval()
+    assert model.out_indices == (1, 3)
+    outs = model(torch.randn(1, 3, 64, 64))
+    assert [o.shape[1] for o in outs] == [32, 64]
+    model = MogaNet(SMALL_ARCH, out_indices=1).eval()
+    assert len(model(torch.randn(1, 3, 64, 64))) == 1
+
+
+def test_drop_path_rises_linearly():
+    model = MogaNet(SMALL_ARCH, drop_path_rate=0.5)
+    blocks = [b for i in range(4) for b in getattr(model, f'blocks{i + 1}')]
+    rates = [getattr(b.drop_path, 'drop_prob', 0.) for b in blocks]
+    assert rates == pytest.approx(torch.linspace(0, 0.5, 5).tolist())
+
+
+@pytest.mark.parametrize('frozen_stages', [-1, 0, 1, 2, 3])
+@pytest.mark.parametrize('out_indices', [(0, 1, 2, 3), (3, ), (0, 2)])
+def test_frozen_stages(frozen_stages, out_indices):
+    model = MogaNet(SMALL_ARCH, frozen_stages=frozen_stages, out_indices=out_indices)
+    model.train()
+    for i in range(4):
+        frozen = i <= frozen_stages
+        for module in model.stage_modules(i):
+            assert all(p.requires_grad != frozen for p in module.parameters()), (i, module)
+            assert all(m.training != frozen for m in module.modules()), (i, module)
+    outs = model(torch.randn(2, 3, 64, 64))
+    assert len(outs) == len(out_indices)
+    # frozen BN statistics do not move in training mode
+    if frozen_stages >= 0:
+        before = model.norm1.running_mean.clone()
+        model(torch.randn(2, 3, 64, 64))
+        assert torch.equal(before, model.norm1.running_mean)
+
+
+def test_norm_eval():
+    model = MogaNet(SMALL_ARCH, norm_eval=True)
+    model.train()
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert bns and not any(m.training for m in bns)
+    assert model.blocks1[0].attn.training  # only the norms are in eval mode
+
+
+def test_with_cp_same_outputs_gradients_and_statistics():
+    torch.manual_seed(0)
+    plain = MogaNet(SMALL_ARCH, drop_path_rate=0.2)
+    checkpointed = MogaNet(SMALL_ARCH, drop_path_rate=0.2, with_cp=True)
+    checkpointed.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 3, 64, 64)
+    outputs = []
+    for model in (plain, checkpointed):
+        model.train()
+        torch.manual_seed(1)
+        outs = model(x)
+        sum(o.square().mean() for o in outs).backward()
+        outputs.append(outs)
+    for a, b in zip(*outputs):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    grads = dict(checkpointed.named_parameters())
+    for name, param in plain.named_parameters():
+        torch.testing.assert_close(param.grad, grads[name].grad, rtol=1e-6, atol=1e-7)
+    # BN running statistics are updated once per step, as without checkpointing
+    buffers = dict(checkpointed.named_buffers())
+    for name, buffer in plain.named_buffers():
+        torch.testing.assert_close(buffer, buffers[name], rtol=0, atol=0)
+
+
+def test_bad_arguments_name_the_valid_choices():
+    with pytest.raises(ValueError, match=r"Unknown MogaNet arch 'huge'.*'xtiny'"):
+        MogaNet('huge')
+    with pytest.raises(ValueError, match='exactly the keys'):
+        MogaNet(dict(embed_dims=[8, 16, 32, 64], depths=[1, 1, 1, 1]))
+    with pytest.raises(ValueError, match='4 values'):
+        MogaNet(dict(embed_dims=[8, 16, 32], depths=[1, 1, 1], ffn_ratios=[4, 4, 4]))
+    with pytest.raises(ValueError, match=r'out_indices must be stage indices in \[0, 3\]'):
+        MogaNet(SMALL_ARCH, out_indices=(4, ))
+    with pytest.raises(ValueError, match=r'frozen_stages must be in \[-1, 3\]'):
+        MogaNet(SMALL_ARCH, frozen_stages=4)
+
+
+def official_checkpoint(model, tmp_path, wrap):
+    """A file laid out as the official releases: head keys, wrappers, a pickled Namespace."""
+    state_dict = {k: v.clone() for k, v in model.state_dict().items()}
+    state_dict['head.weight'] = torch.randn(1000, model.embed_dims[-1])
+    state_dict['head.bias'] = torch.zeros(1000)
+    if wrap == 'module':
+        state_dict = {'module.' + k: v for k, v in state_dict.items()}
+    checkpoint = {'state_dict': state_dict, 'state_dict_ema': {}, 'arch': 'small',
+                  'args': argparse.Namespace(model='moganet_small', lr=1e-3)}
+    if wrap == 'model':
+        checkpoint = {'model': state_dict}
+    path = tmp_path / f'official_{wrap}.pth.tar'
+    torch.save(checkpoint, path)
+    return str(path)
+
+
+@pytest.mark.parametrize('wrap', ['state_dict', 'module', 'model'])
+def test_pretrained_official_checkpoint_loads_without_conversion(tmp_path, wrap, mm_log):
+    torch.manual_seed(0)
+    source = MogaNet(SMALL_ARCH).eval()
+    for m in source.modules():  # non-trivial BN statistics
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.5, 2)
+    path = official_checkpoint(source, tmp_path, wrap)
+
+    model = MogaNet(SMALL_ARCH, init_cfg=dict(type='Pretrained', checkpoint=path))
+    model.init_weights()
+    model.eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        for a, b in zip(source(x), model(x)):
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
+    text = '\n'.join(mm_log)
+    assert f'Loaded {len(source.state_dict())} tensors into MogaNet from {path}' in text
+    assert 'Missing keys' not in text and 'Unexpected keys' not in text
+    if wrap != 'model':  # the pickled Namespace: loaded because init_cfg names the file, and logged
+        assert 'pickles argparse.Namespace' in text
+
+
+def test_pretrained_reports_missing_and_unexpected_keys(tmp_path, mm_log):
+    source = MogaNet(SMALL_ARCH)
+    state_dict = source.state_dict()
+    state_dict.pop('norm4.weight')
+    state_dict['blocks1.0.extra.weight'] = torch.zeros(1)
+    path = tmp_path / 'partial.pth'
+    torch.save(state_dict, path)
+    model = MogaNet(SMALL_ARCH, init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    model.init_weights()
+    text = '\n'.join(mm_log)
+    assert "Missing keys in" in text and "'norm4.weight'" in text
+    assert "Unexpected keys in" in text and "'blocks1.0.extra.weight'" in text
+
+
+def test_pretrained_missing_file_is_a_clear_error():
+    model = MogaNet(SMALL_ARCH, init_cfg=dict(type='Pretrained', checkpoint='/nope/moga.pth'))
+    with pytest.raises(FileNotFoundError, match='/nope/moga.pth'):
+        model.init_weights()
+
+
+def test_layer_ids_follow_the_official_rules():
+    model = MogaNet('small')  # stage 3 has 12 blocks
+    ids = {name: model.get_layer_id(name, 12) for name, _ in model.named_parameters()}
+    assert ids['patch_embed1.projection.0.weight'] == 0
+    assert ids['blocks1.1.attn.gate.weight'] == 2
+    assert ids['patch_embed2.projection.weight'] == 3 == ids['blocks2.0.mlp.fc1.weight']
+    assert ids['patch_embed3.norm.weight'] == 4
+    assert [ids[f'blocks3.{j}.layer_scale_1'] for j in range(12)] == [3, 3, 4, 4, 5, 5, 6, 6,
+                                                                      7, 7, 8, 8]
+    assert ids['patch_embed4.projection.weight'] == 12 == ids['blocks4.1.norm2.weight']
+    assert ids['norm1.weight'] == 13 == ids['norm4.bias']
+    assert model.get_layer_id('blocks3.30.mlp.fc1.weight', 12) == 11  # capped
+    # stage_wise: the official rule reads the block index
+    assert model.get_layer_id('patch_embed3.norm.weight', 12, 'stage_wise') == 0
+    assert model.get_layer_id('blocks3.5.mlp.fc1.weight', 12, 'stage_wise') == 6
+    assert model.get_layer_id('norm2.weight', 12, 'stage_wise') == 13
+    with pytest.raises(ValueError, match='layer_wise'):
+        model.get_layer_id('blocks1.0.mlp.fc1.weight', 12, 'block_wise')
+
+
+def test_extract_backbone_converter(tmp_path):
+    import subprocess
+    import sys
+    torch.manual_seed(0)
+    source = MogaNet(SMALL_ARCH).eval()
+    full = {'meta': {'epoch': 12},
+            'state_dict': {**{'backbone.' + k: v for k, v in source.state_dict().items()},
+                           'neck.lateral_convs.0.conv.weight': torch.zeros(4, 16, 1, 1)}}
+    torch.save(full, tmp_path / 'detector.pth')
+    subprocess.run([sys.executable, 'tools/model_converters/extract_backbone.py',
+                    str(tmp_path / 'detector.pth'), str(tmp_path / 'backbone.pth')], check=True,
+                   cwd=__file__.rsplit('/tests/', 1)[0])
+    saved = torch.load(tmp_path / 'backbone.pth', weights_only=True)['state_dict']
+    assert set(saved) == set(source.state_dict())
+    model = MogaNet(SMALL_ARCH, init_cfg=dict(type='Pretrained',
+                                              checkpoint=str(tmp_path / 'backbone.pth')))
+    model.init_weights()
+    model.eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        for a, b in zip(source(x), model(x)):
+            torch.testing.assert_close(a, b, rtol=0, atol=0)

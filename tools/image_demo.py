@@ -1,0 +1,107 @@
+#!/usr/bin/env python
+"""Run a trained model on images and save one PNG with the predictions drawn.
+
+The config's default_scope picks the task: mmdet (boxes and masks), mmseg (class map), mmpose
+(keypoints of one person per image, the whole image as its box).
+
+Examples:
+  python tools/image_demo.py data/toy/coco/val/000001.jpg data/toy/coco/val/000002.jpg \\
+      configs/mask_rcnn_moganet_xt_toy.py work_dirs/mask_rcnn_moganet_xt_toy/epoch_12.pth \\
+      --out predictions.png
+"""
+import argparse
+import os.path as osp
+
+import mmcv
+import numpy as np
+from mmengine.config import Config
+
+import mmmoga  # noqa: F401
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=__doc__.split('\n\n', 1)[1])
+    parser.add_argument('images', nargs='+', help='image files')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', help='checkpoint file (path or URL)')
+    parser.add_argument('--out', default='predictions.png', help='output PNG')
+    parser.add_argument('--score-thr', type=float, default=0.3, help='detection score threshold')
+    parser.add_argument('--device', default='cpu', help='e.g. cpu or cuda:0')
+    parser.add_argument('--columns', type=int, default=4, help='images per row of the PNG')
+    args = parser.parse_args()
+    for path in [*args.images, args.config]:
+        if not osp.isfile(path):
+            parser.error(f'file not found: {path}')
+    return args
+
+
+def draw_detections(args, images):
+    from mmdet.apis import inference_detector, init_detector
+    from mmdet.registry import VISUALIZERS
+    model = init_detector(args.config, args.checkpoint, device=args.device)
+    visualizer = VISUALIZERS.build(model.cfg.visualizer)
+    visualizer.dataset_meta = model.dataset_meta
+    for image in images:
+        result = inference_detector(model, image[..., ::-1].copy())  # the model reads BGR
+        visualizer.add_datasample('prediction', image, data_sample=result, draw_gt=False,
+                                  pred_score_thr=args.score_thr, show=False)
+        yield visualizer.get_image()
+
+
+def draw_segmentation(args, images):
+    from mmseg.apis import inference_model, init_model
+    from mmseg.registry import VISUALIZERS
+    model = init_model(args.config, args.checkpoint, device=args.device)
+    visualizer = VISUALIZERS.build(model.cfg.visualizer)
+    visualizer.dataset_meta = model.dataset_meta
+    for image in images:
+        result = inference_model(model, image[..., ::-1].copy())
+        visualizer.add_datasample('prediction', image, data_sample=result, draw_gt=False,
+                                  show=False, with_labels=False)
+        yield visualizer.get_image()
+
+
+def draw_keypoints(args, images):
+    from mmpose.apis import inference_topdown, init_model
+    from mmpose.registry import VISUALIZERS
+    from mmpose.structures import merge_data_samples
+    model = init_model(args.config, args.checkpoint, device=args.device)
+    visualizer = VISUALIZERS.build(model.cfg.visualizer)
+    visualizer.set_dataset_meta(model.dataset_meta)
+    for image in images:
+        result = merge_data_samples(inference_topdown(model, image[..., ::-1].copy()))
+        visualizer.add_datasample('prediction', image, data_sample=result, draw_gt=False,
+                                  draw_bbox=False, show=False)
+        yield visualizer.get_image()
+
+
+DRAWERS = {'mmdet': draw_detections, 'mmseg': draw_segmentation, 'mmpose': draw_keypoints}
+
+
+def tile(images, columns):
+    height = max(img.shape[0] for img in images)
+    width = max(img.shape[1] for img in images)
+    rows = -(-len(images) // columns)
+    canvas = np.full((rows * height, min(columns, len(images)) * width, 3), 255, np.uint8)
+    for i, img in enumerate(images):
+        r, c = divmod(i, columns)
+        canvas[r * height:r * height + img.shape[0], c * width:c * width + img.shape[1]] = img
+    return canvas
+
+
+def main():
+    args = parse_args()
+    scope = Config.fromfile(args.config).get('default_scope')
+    if scope not in DRAWERS:
+        raise SystemExit(f'ERROR: image_demo supports configs with default_scope in '
+                         f'{sorted(DRAWERS)}, got {scope!r}')
+    images = [mmcv.imread(path, channel_order='rgb') for path in args.images]
+    drawn = list(DRAWERS[scope](args, images))
+    mmcv.imwrite(tile(drawn, args.columns)[..., ::-1], args.out)
+    print(f'wrote {args.out} ({len(drawn)} images)')
+
+
+if __name__ == '__main__':
+    main()
