@@ -466,10 +466,16 @@ def test_registry_build():
     assert isinstance(ROOT_MODELS.build(dict(type='mmmoga.Conv2Former', arch=TINY)), Conv2Former)
 
 
+
+def build_in_mmpretrain_scope(cfg):
+    """Build with mmpretrain's registry in its own scope (other tests may leave another scope)."""
+    from mmengine.registry import DefaultScope
+    from mmpretrain.registry import MODELS
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return MODELS.build(cfg)
+
 def test_mmpretrain_image_classifier_reproduces_official_layout():
-    pytest.importorskip('mmpretrain')
-    from mmpretrain.registry import MODELS as PRETRAIN_MODELS
-    classifier = PRETRAIN_MODELS.build(
+    classifier = build_in_mmpretrain_scope(
         dict(
             type='ImageClassifier',
             backbone=dict(type='Conv2Former', arch='n', with_cls_head=True, out_indices=(3, )),

@@ -573,14 +573,20 @@ def test_pretrained_gf_filter_resized_on_load(tmp_path, log_capture):
     assert outs[2].shape == (1, 128, 24, 24)
 
 
+
+def build_in_mmpretrain_scope(cfg):
+    """Build with mmpretrain's registry in its own scope (other tests may leave another scope)."""
+    from mmengine.registry import DefaultScope
+    from mmpretrain.registry import MODELS
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return MODELS.build(cfg)
+
 def test_mmpretrain_image_classifier_layout():
     """Classification mode in an mmpretrain ImageClassifier: official ``norm``/``head`` are
     ``backbone.norm``/``head.fc``; the parameter count is the official one."""
-    pytest.importorskip('mmpretrain')
-    from mmpretrain.registry import MODELS as PRETRAIN_MODELS
 
     def classifier(arch, num_classes, channels):
-        return PRETRAIN_MODELS.build(
+        return build_in_mmpretrain_scope(
             dict(type='ImageClassifier',
                  backbone=dict(type='mmmoga.HorNet', arch=arch, gap_before_final_norm=True),
                  neck=None,

@@ -13,6 +13,7 @@ from mmmoga.datasets import make_coco_instances
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOY_CONFIG = osp.join(ROOT, 'configs/mask_rcnn_moganet_xt_toy.py')
+TOY_HORFPN_CONFIG = osp.join(ROOT, 'configs/mask_rcnn_moganet_xt_horfpn_gf_toy.py')
 
 
 @pytest.fixture(scope='module')
@@ -36,13 +37,17 @@ def toy_options(data_root):
     }
 
 
-def test_toy_mask_rcnn_trains_and_evaluates(toy_coco, tmp_path):
-    cfg = Config.fromfile(TOY_CONFIG)
+@pytest.mark.parametrize('config', [TOY_CONFIG, TOY_HORFPN_CONFIG],
+                         ids=['fpn', 'horfpn_gf'])
+def test_toy_mask_rcnn_trains_and_evaluates(toy_coco, tmp_path, config):
+    cfg = Config.fromfile(config)
     cfg.merge_from_dict(toy_options(toy_coco))
     cfg.work_dir = str(tmp_path)
     cfg.custom_hooks = [dict(type='RandomStateHook')]
     runner = Runner.from_cfg(cfg)
     runner.train()
+    if config == TOY_HORFPN_CONFIG:
+        assert type(runner.model.neck).__name__ == 'HorFPN'
     metrics = runner.val_loop.run()
     assert {'coco/bbox_mAP', 'coco/segm_mAP'} <= set(metrics)
     assert osp.isfile(osp.join(tmp_path, 'epoch_2.pth'))
