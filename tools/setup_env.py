@@ -93,8 +93,9 @@ _probed = {}
 
 def probe() -> None:
     """Run every import check in one fresh interpreter (imports are what takes the time)."""
+    # cwd outside the repository: `import mmmoga` must find the installed package, not ./mmmoga
     result = subprocess.run([sys.executable, '-c', _PROBE, json.dumps(IMPORT_CHECKS)],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, cwd=osp.dirname(ROOT))
     lines = result.stdout.strip().splitlines()
     _probed.clear()
     _probed.update(json.loads(lines[-1]) if result.returncode == 0 and lines else {})
