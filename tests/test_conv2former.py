@@ -16,6 +16,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from mmmoga.models.backbones import Conv2Former
 from mmmoga.models.layers import LayerNorm2d
 from mmmoga.registry import MODELS
+from numeric_fixtures import deterministic_input, deterministic_state_dict, n_params, stats
 
 # arch: (params with the classifier, params without head/pred, keys of the official state dict)
 OFFICIAL = {
@@ -41,49 +42,6 @@ FIXTURE_N = [
     [-0.000642, 0.584121, -0.651254, -0.233453, -0.30704],
     [0.000401, 0.541107, -0.625654, -0.608669, -0.251652],
 ]
-
-
-def hash_noise(n, seed):
-    """RNG-free pseudo-random numbers in [-1, 1):
-    ``fract(sin(12.9898 i + 78.233 seed) * 43758.5453)`` in float64 (independent of torch's RNG)."""
-    t = torch.sin(torch.arange(n, dtype=torch.float64) * 12.9898 + seed * 78.233) * 43758.5453
-    return 2 * (t - t.floor()) - 1
-
-
-def deterministic_state_dict(state_dict):
-    """RNG-free weights seeded by the key name (same values for the same key in any model)."""
-    out = {}
-    for key, v in state_dict.items():
-        if not v.is_floating_point():
-            out[key] = v.clone()
-            continue
-        seed = sum(ord(c) * (i + 1) for i, c in enumerate(key)) % 1000
-        base = hash_noise(v.numel(), seed).reshape(v.shape)
-        if key.endswith('running_var'):
-            t = 1 + 0.5 * base.abs()
-        elif v.ndim > 1:
-            t = base * (3.0 / v[0].numel())**0.5
-        elif key.endswith(('layer_scale_1', 'layer_scale_2', 'gamma')):
-            t = 0.5 + 0.25 * base
-        elif key.endswith('weight'):
-            t = 1 + 0.2 * base
-        else:
-            t = 0.1 * base
-        out[key] = t.to(v.dtype)
-    return out
-
-
-def deterministic_input(n, h, w):
-    return hash_noise(n * 3 * h * w, 7).reshape(n, 3, h, w).float()
-
-
-def stats(x):
-    f = x.flatten()
-    return torch.stack([f.mean(), f.abs().mean(), f[0], f[f.numel() // 3], f[-1]])
-
-
-def n_params(module):
-    return sum(p.numel() for p in module.parameters())
 
 
 class _Records(logging.Handler):
@@ -464,7 +422,6 @@ def test_registry_build():
         model = registry.build(dict(type='Conv2Former', arch=TINY, out_indices=(3, )))
         assert isinstance(model, Conv2Former) and model.out_indices == (3, )
     assert isinstance(ROOT_MODELS.build(dict(type='mmmoga.Conv2Former', arch=TINY)), Conv2Former)
-
 
 
 def build_in_mmpretrain_scope(cfg):
