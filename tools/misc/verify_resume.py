@@ -13,6 +13,7 @@ import glob
 import os
 import os.path as osp
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -55,8 +56,9 @@ def main():
     args = parser.parse_args()
     import mmmoga  # noqa: F401  (allow-lists mmengine's checkpoint contents for weights_only)
     full, killed = osp.join(args.work_dir, 'uninterrupted'), osp.join(args.work_dir, 'killed')
-    for d in (full, killed):
-        os.makedirs(d, exist_ok=True)
+    for d in (full, killed):  # start empty: a stale epoch_1.pth would trigger the kill at once
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
 
     start = time.time()
     if launch(args.config, args.nproc, full, args.port).wait():
