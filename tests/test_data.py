@@ -5,6 +5,7 @@ import sys
 import numpy as np
 import pytest
 from mmengine.config import Config
+from mmengine.registry import DefaultScope
 
 from mmmoga.datasets import make_ade20k, make_coco_instances, make_coco_keypoints
 from mmmoga.utils import check_dataset_paths
@@ -20,9 +21,10 @@ def test_toy_coco_instances_load_in_mmdet(tmp_path):
     ds_cfg.pop('type')
     ds_cfg.pop('_scope_', None)
     ds_cfg['data_root'] = str(tmp_path)
-    dataset = CocoDataset(**ds_cfg)
-    assert len(dataset) == 6
-    sample = dataset[0]
+    with DefaultScope.overwrite_default_scope('mmdet'):  # the pipeline's transforms are mmdet's
+        dataset = CocoDataset(**ds_cfg)
+        assert len(dataset) == 6
+        sample = dataset[0]
     instances = sample['data_samples'].gt_instances
     assert sample['inputs'].shape == (3, 160, 160)
     assert len(instances) >= 1
