@@ -5,6 +5,4 @@
 _base_ = './_base_/horfpn_mask_rcnn_hornet_s_1x.py'
 
 model = dict(
-    neck=dict(
-        type='HorFPN',
-        gnconv_cfg=dict(mixer='dw', kernel_size=7, order=2, proj_out=True)))
+    neck=dict(type='HorFPN', gnconv_cfg=dict(mixer='dw', kernel_size=7, order=2, proj_out=True)))

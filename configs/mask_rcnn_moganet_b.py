@@ -13,4 +13,3 @@ model = dict(
     neck=dict(in_channels=[64, 160, 320, 512]))
 
 optim_wrapper = dict(optimizer=dict(lr=1e-4))
-

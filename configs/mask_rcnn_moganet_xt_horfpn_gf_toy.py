@@ -4,6 +4,4 @@
 _base_ = './mask_rcnn_moganet_xt_toy.py'
 
 model = dict(
-    neck=dict(
-        type='HorFPN',
-        gnconv_cfg=dict(mixer='gf', gf_size=(32, 17), order=2, proj_out=True)))
+    neck=dict(type='HorFPN', gnconv_cfg=dict(mixer='gf', gf_size=(32, 17), order=2, proj_out=True)))

@@ -18,8 +18,8 @@ model = dict(
         bbox_roi_extractor=dict(out_channels=channels),
         bbox_head=dict(in_channels=channels, fc_out_channels=256, num_classes=3),
         mask_roi_extractor=dict(out_channels=channels),
-        mask_head=dict(num_convs=2, in_channels=channels, conv_out_channels=channels,
-                       num_classes=3)),
+        mask_head=dict(
+            num_convs=2, in_channels=channels, conv_out_channels=channels, num_classes=3)),
     train_cfg=dict(
         rpn=dict(sampler=dict(num=128)),
         rpn_proposal=dict(nms_pre=1000, max_per_img=500),
@@ -28,8 +28,7 @@ model = dict(
 
 data_root = 'data/toy/coco/'
 metainfo = dict(
-    classes=('square', 'circle', 'triangle'),
-    palette=[(220, 60, 50), (50, 190, 70), (60, 90, 230)])
+    classes=('square', 'circle', 'triangle'), palette=[(220, 60, 50), (50, 190, 70), (60, 90, 230)])
 image_size = (160, 160)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -42,19 +41,32 @@ test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=image_size, keep_ratio=True),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
+    dict(
+        type='PackDetInputs',
+        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
 ]
 # num_workers=0: data loading in the training process, so RandomStateHook captures every random
 # draw and a resumed run matches an uninterrupted one exactly
 train_dataloader = dict(
-    batch_size=4, num_workers=0, persistent_workers=False,
-    dataset=dict(data_root=data_root, metainfo=metainfo, ann_file='annotations/instances_train.json',
-                 data_prefix=dict(img='train/'), pipeline=train_pipeline))
+    batch_size=4,
+    num_workers=0,
+    persistent_workers=False,
+    dataset=dict(
+        data_root=data_root,
+        metainfo=metainfo,
+        ann_file='annotations/instances_train.json',
+        data_prefix=dict(img='train/'),
+        pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=4, num_workers=0, persistent_workers=False,
-    dataset=dict(data_root=data_root, metainfo=metainfo, ann_file='annotations/instances_val.json',
-                 data_prefix=dict(img='val/'), pipeline=test_pipeline))
+    batch_size=4,
+    num_workers=0,
+    persistent_workers=False,
+    dataset=dict(
+        data_root=data_root,
+        metainfo=metainfo,
+        ann_file='annotations/instances_val.json',
+        data_prefix=dict(img='val/'),
+        pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
 test_evaluator = val_evaluator
@@ -65,8 +77,14 @@ val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=max_epochs, T_max=max_epochs,
-         eta_min_ratio=0.01, convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        by_epoch=True,
+        begin=0,
+        end=max_epochs,
+        T_max=max_epochs,
+        eta_min_ratio=0.01,
+        convert_to_iter_based=True),
 ]
 optim_wrapper = dict(
     optimizer=dict(type='AdamW', lr=2e-3, betas=(0.9, 0.999), weight_decay=0.05),
@@ -76,8 +94,6 @@ optim_wrapper = dict(
         'norm': dict(decay_mult=0.),
     }),
     clip_grad=dict(max_norm=10.))
-default_hooks = dict(
-    logger=dict(interval=20),
-    checkpoint=dict(interval=1, max_keep_ckpts=2))
+default_hooks = dict(logger=dict(interval=20), checkpoint=dict(interval=1, max_keep_ckpts=2))
 randomness = dict(seed=0)
 auto_scale_lr = dict(enable=False, base_batch_size=4)

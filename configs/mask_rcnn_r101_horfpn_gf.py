@@ -6,6 +6,4 @@ _base_ = 'mmdet::mask_rcnn/mask-rcnn_r101_fpn_1x_coco.py'
 custom_imports = dict(imports=['mmmoga'], allow_failed_imports=False)
 
 model = dict(
-    neck=dict(
-        type='HorFPN',
-        gnconv_cfg=dict(mixer='gf', gf_size=(32, 17), order=2, proj_out=True)))
+    neck=dict(type='HorFPN', gnconv_cfg=dict(mixer='gf', gf_size=(32, 17), order=2, proj_out=True)))

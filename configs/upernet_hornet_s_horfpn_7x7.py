@@ -7,5 +7,4 @@ _base_ = './_base_/horfpn_upernet_hornet_s_160k.py'
 
 model = dict(
     decode_head=dict(
-        type='HorUPerHead',
-        gnconv_cfg=dict(mixer='dw', kernel_size=7, order=2, proj_out=True)))
+        type='HorUPerHead', gnconv_cfg=dict(mixer='dw', kernel_size=7, order=2, proj_out=True)))

@@ -7,7 +7,6 @@ _base_ = './_base_/horfpn_upernet_hornet_s_160k.py'
 
 model = dict(
     decode_head=dict(
-        type='HorUPerHead',
-        gnconv_cfg=dict(mixer='gf', gf_size=(32, 17), order=2, proj_out=True)))
+        type='HorUPerHead', gnconv_cfg=dict(mixer='gf', gf_size=(32, 17), order=2, proj_out=True)))
 # official: gradient clipping for the GF head only
 optim_wrapper = dict(clip_grad=dict(max_norm=0.1, norm_type=2))

@@ -10,5 +10,4 @@ custom_imports = dict(imports=['mmmoga'], allow_failed_imports=False)
 
 model = dict(
     decode_head=dict(
-        type='HorUPerHead',
-        gnconv_cfg=dict(mixer='gf', gf_size=(32, 17), order=2, proj_out=True)))
+        type='HorUPerHead', gnconv_cfg=dict(mixer='gf', gf_size=(32, 17), order=2, proj_out=True)))

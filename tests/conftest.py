@@ -20,3 +20,27 @@ def mm_log():
     logger.addHandler(handler)
     yield messages
     logger.removeHandler(handler)
+
+
+@pytest.fixture(autouse=True, scope='session')
+def read_task_library_metafiles_once():
+    """Read each YAML metafile of the task libraries once per test session.
+
+    mmengine re-reads every metafile of mmdet/mmseg/mmpose/mmpretrain (hundreds of files) for each
+    ``mmdet::``-style base it resolves, which dominates the time of parsing a config. The files do
+    not change during a test run, and mmengine only reads what it gets. Test speed only.
+    """
+    import mmengine.config.utils as config_utils
+    original = config_utils.load
+    cache = {}
+
+    def load(file, *args, **kwargs):
+        if args or kwargs or not isinstance(file, str) or not file.endswith(('.yml', '.yaml')):
+            return original(file, *args, **kwargs)
+        if file not in cache:
+            cache[file] = original(file)
+        return cache[file]
+
+    config_utils.load = load
+    yield
+    config_utils.load = original

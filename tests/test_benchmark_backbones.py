@@ -1,6 +1,6 @@
-"""Tests of tools/analysis/benchmark_backbones.py: a tiny end-to-end run (smallest variants, one
-step; 64x64, as MogaNet's BN needs more than one value per channel
-at stride 32) and the argument errors."""
+"""Tests of tools/analysis/benchmark_backbones.py (the command line) and :mod:`mmmoga.benchmark`
+(the library behind it): a tiny end-to-end run (smallest variants, one step; 64x64, as MogaNet's
+BN needs more than one value per channel at stride 32) and the argument errors."""
 import importlib.util
 import json
 import os.path as osp
@@ -8,8 +8,10 @@ import os.path as osp
 import pytest
 import torch
 
-SCRIPT = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools', 'analysis',
-                  'benchmark_backbones.py')
+from mmmoga import benchmark
+
+SCRIPT = osp.join(
+    osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools', 'analysis', 'benchmark_backbones.py')
 
 
 def load_script():
@@ -27,10 +29,10 @@ def bench():
 
 
 TINY_RUN = [
-    '--models', 'moganet-xt', 'hornet-t', '--peer', 'hornet-t=mmpretrain-hornet-t',
-    '--batch', '1', '--size', '64', '--dense-size', '96', '--iters', '1', '--warmup', '0',
-    '--threads', '1', '--isolate', 'none', '--cp-summary-model', 'moganet-xt',
-    '--cp-summary-size', '64', '--cp-summary-batch', '1', '--cp-summary-warmup', '0'
+    '--models', 'moganet-xt', 'hornet-t', '--peer', 'hornet-t=mmpretrain-hornet-t', '--batch', '1',
+    '--size', '64', '--dense-size', '96', '--iters', '1', '--warmup', '0', '--threads', '1',
+    '--isolate', 'none', '--cp-summary-model', 'moganet-xt', '--cp-summary-size', '64',
+    '--cp-summary-batch', '1', '--cp-summary-warmup', '0'
 ]
 
 
@@ -81,16 +83,25 @@ def test_tiny_run_reports_every_column(bench, tmp_path, capsys):
     assert saved['cp_summary']['line'] == report['cp_summary']['line']
 
     # the plain-text table has the same columns
-    plain = bench.format_plain(*bench.table_rows(report['rows'], 64, 96)).splitlines()
+    plain = benchmark.format_plain(*benchmark.table_rows(report['rows'], 64, 96)).splitlines()
     assert all(name in plain[0] for name in header) and plain[0].startswith('model')
     assert len(plain) == 2 + 3  # header, rule, three rows
 
 
-def test_isolated_measurement_in_a_fresh_process(bench):
-    spec = dict(model='moganet-xt', mode='train', batch=1, size=64, dtype='bf16',
-                memory_format='channels_last', with_cp=True, iters=1, warmup=0, device='cpu',
-                threads=1)
-    result = bench.run_measurement(spec, isolate=True, timeout=120)
+def test_isolated_measurement_in_a_fresh_process():
+    spec = dict(
+        model='moganet-xt',
+        mode='train',
+        batch=1,
+        size=64,
+        dtype='bf16',
+        memory_format='channels_last',
+        with_cp=True,
+        iters=1,
+        warmup=0,
+        device='cpu',
+        threads=1)
+    result = benchmark.run_measurement(spec, isolate=True, timeout=120)
     assert 'error' not in result, result
     assert result['images_per_s'] > 0 and result['ms_per_step'] > 0
     assert result['peak_mb'] > 0 and result['baseline_mb'] > 0
@@ -118,10 +129,55 @@ def test_unknown_model_names_list_the_valid_choices(bench, capsys):
 
 
 def test_peers_default_and_explicit(bench):
-    args = bench.parse_args(['--models', 'HorNet-T', 'mmpretrain-hornet-t', 'inceptionnext-t',
-                             'convnext-t', 'inceptionnext-s'])
+    args = bench.parse_args([
+        '--models', 'HorNet-T', 'mmpretrain-hornet-t', 'inceptionnext-t', 'convnext-t',
+        'inceptionnext-s'
+    ])
     assert args.models[0] == 'hornet-t'
     assert args.peers == {'hornet-t': 'mmpretrain-hornet-t', 'inceptionnext-t': 'convnext-t'}
     args = bench.parse_args(['--models', 'inceptionnext-t', '--peer', 'inceptionnext-t=convnext-s'])
     assert args.models == ['inceptionnext-t', 'convnext-s']
     assert args.peers == {'inceptionnext-t': 'convnext-s'}
+
+
+def test_command_line_is_a_thin_wrapper_of_the_library(bench, capsys):
+    import subprocess
+    import sys
+    root = osp.dirname(osp.dirname(SCRIPT))
+    proc = subprocess.run([sys.executable, SCRIPT, '--list-models'],
+                          capture_output=True,
+                          text=True,
+                          cwd=osp.dirname(root),
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    listed = [line.split()[0] for line in proc.stdout.splitlines()]
+    assert listed == list(benchmark.MODEL_ZOO)
+    with pytest.raises(SystemExit):
+        bench.parse_args(['--help'])
+    help_text = capsys.readouterr().out
+    assert 'What is measured:' in help_text and 'Peak memory:' in help_text  # the library's text
+    assert '--cp-summary-model' in help_text and '--fuse' in help_text
+
+
+def test_fused_and_gemm_columns(bench, capsys):
+    report = bench.main([
+        '--models', 'moganet-xt', '--batch', '1', '--size', '64', '--dense-size', '64', '--iters',
+        '1', '--warmup', '0', '--threads', '1', '--isolate', 'none', '--no-cp-summary', '--modes',
+        'infer', '--fuse', '--gemm', '--gemm-size', '1024', '--markdown'
+    ])
+    stdout = capsys.readouterr().out
+    lines = [ln for ln in stdout.splitlines() if ln.startswith('|')]
+    header = [c.strip() for c in lines[0].strip('|').split('|')]
+    assert header[-6:] == [
+        'fused img/s', 'fused x', 'infer GMAC/s', 'train GMAC/s', 'infer/GEMM', 'train/GEMM'
+    ]
+    cells = dict(zip(header, [c.strip() for c in lines[2].strip('|').split('|')]))
+    assert float(cells['fused img/s']) > 0 and cells['fused x'].endswith('x')
+    row = report['rows'][0]
+    assert float(cells['infer GMAC/s']) == pytest.approx(
+        row['flops'][64] * row['infer']['images_per_s'] / 1e9, rel=0.06, abs=0.06)
+    assert cells['train GMAC/s'] == '-'  # no train step in this run
+    assert report['gemm']['gmac_per_s'] > 0 and 'GEMM: 1024x1024 fp32' in stdout
+    (check, ) = report['variant_checks']
+    assert check['variant'] == 'fused' and check['relative_error'] < 1e-5
+    assert 'moganet-xt fused vs plain (fp32, eval): max relative difference' in stdout

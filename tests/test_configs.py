@@ -57,8 +57,14 @@ def test_headline_recipe():
         'moganet_small_sz224_8xbs128_ep300.pth.tar')
     optimizer = cfg.optim_wrapper.optimizer
     assert (optimizer.type, optimizer.lr, optimizer.weight_decay) == ('AdamW', 2e-4, 0.05)
-    assert {k: v.decay_mult for k, v in cfg.optim_wrapper.paramwise_cfg.custom_keys.items()} == {
-        'layer_scale': 0., 'scale': 0., 'norm': 0.}
+    assert {
+        k: v.decay_mult
+        for k, v in cfg.optim_wrapper.paramwise_cfg.custom_keys.items()
+    } == {
+        'layer_scale': 0.,
+        'scale': 0.,
+        'norm': 0.
+    }
     assert cfg.train_dataloader.batch_size == 2 and cfg.auto_scale_lr.base_batch_size == 16
     assert cfg.train_cfg.max_epochs == 12
     assert cfg.model.neck.in_channels == [64, 128, 320, 512]

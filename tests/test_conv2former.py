@@ -123,8 +123,9 @@ def test_official_key_names_and_shapes():
     for key, shape in expected.items():
         assert tuple(sd[key].shape) == shape, key
     # no biases in the stem (official), only BN buffers besides the conv weights
-    assert not any(k.startswith('downsample_layers.0.') and k.endswith('bias') and
-                   '.2.' not in k and '.5.' not in k for k in sd)
+    assert not any(
+        k.startswith('downsample_layers.0.') and k.endswith('bias') and '.2.' not in k
+        and '.5.' not in k for k in sd)
     assert sorted({k.split('.')[0] for k in sd}) == ['downsample_layers', 'head', 'stages']
 
 
@@ -140,8 +141,8 @@ def test_official_constants():
     bns = [m for m in model.modules() if isinstance(m, _BatchNorm)]
     assert len(bns) == 2 and all(m.eps == 1e-5 for m in bns)
     stem = model.downsample_layers[0]
-    assert [type(m).__name__ for m in stem] == [
-        'Conv2d', 'GELU', 'BatchNorm2d', 'Conv2d', 'GELU', 'BatchNorm2d', 'Conv2d']
+    assert [type(m).__name__ for m in stem
+            ] == ['Conv2d', 'GELU', 'BatchNorm2d', 'Conv2d', 'GELU', 'BatchNorm2d', 'Conv2d']
     assert [m.stride for m in stem if isinstance(m, torch.nn.Conv2d)] == [(2, 2), (1, 1), (2, 2)]
     assert block.attn.att[2].kernel_size == (5, 5) and block.attn.att[2].groups == 16
 
@@ -226,8 +227,8 @@ def _check_frozen(model):
 @pytest.mark.parametrize('frozen_stages', [-1, 0, 1, 2, 3])
 @pytest.mark.parametrize('out_indices', [(0, 1, 2, 3), (3, ), (1, 2)])
 def test_frozen_stages(frozen_stages, out_indices):
-    model = Conv2Former(TINY, out_indices=out_indices, frozen_stages=frozen_stages,
-                        out_norm_cfg=dict(type='BN'))
+    model = Conv2Former(
+        TINY, out_indices=out_indices, frozen_stages=frozen_stages, out_norm_cfg=dict(type='BN'))
     model.train()
     _check_frozen(model)
     model.train(False)
@@ -312,9 +313,9 @@ def test_pretrained_official_layout_loads(tmp_path, layout):
 
     records = _fresh_logger(f'test_c2f_{layout}')
     model = Conv2Former(
-        TINY, out_norm_cfg=dict(type='LN2d'),
-        init_cfg=dict(type='Pretrained', checkpoint=path,
-                      use_ema=layout == 'state_dict_ema'))
+        TINY,
+        out_norm_cfg=dict(type='LN2d'),
+        init_cfg=dict(type='Pretrained', checkpoint=path, use_ema=layout == 'state_dict_ema'))
     model.init_weights()
     warnings = [r.getMessage() for r in records.records if r.levelno >= logging.WARNING]
     assert warnings == []
@@ -334,9 +335,10 @@ def test_pretrained_official_layout_loads(tmp_path, layout):
 
     # classification mode keeps head.* and drops only pred.*
     records = _fresh_logger(f'test_c2f_cls_{layout}')
-    cls = Conv2Former(TINY, with_cls_head=True,
-                      init_cfg=dict(type='Pretrained', checkpoint=path,
-                                    use_ema=layout == 'state_dict_ema'))
+    cls = Conv2Former(
+        TINY,
+        with_cls_head=True,
+        init_cfg=dict(type='Pretrained', checkpoint=path, use_ema=layout == 'state_dict_ema'))
     cls.init_weights()
     assert [r for r in records.records if r.levelno >= logging.WARNING] == []
     assert torch.equal(cls.head[0].weight, sd['head.0.weight'])
@@ -430,6 +432,7 @@ def build_in_mmpretrain_scope(cfg):
     from mmpretrain.registry import MODELS
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         return MODELS.build(cfg)
+
 
 def test_mmpretrain_image_classifier_reproduces_official_layout():
     classifier = build_in_mmpretrain_scope(

@@ -42,9 +42,11 @@ def test_toy_ade20k_loads_in_mmseg(tmp_path):
     from mmseg.datasets.transforms import LoadAnnotations
     make_ade20k(str(tmp_path), num_train=3, num_val=2)
     dataset = BaseSegDataset(
-        data_root=str(tmp_path), data_prefix=dict(img_path='images/training',
-                                                  seg_map_path='annotations/training'),
-        img_suffix='.jpg', seg_map_suffix='.png', reduce_zero_label=True,
+        data_root=str(tmp_path),
+        data_prefix=dict(img_path='images/training', seg_map_path='annotations/training'),
+        img_suffix='.jpg',
+        seg_map_suffix='.png',
+        reduce_zero_label=True,
         metainfo=dict(classes=('background', 'square', 'circle', 'triangle')),
         pipeline=[LoadAnnotations(reduce_zero_label=True)])
     assert len(dataset) == 3
@@ -56,8 +58,12 @@ def test_toy_ade20k_loads_in_mmseg(tmp_path):
 def test_toy_coco_keypoints_load_in_mmpose(tmp_path):
     from mmpose.datasets import CocoDataset
     make_coco_keypoints(str(tmp_path), num_train=4, num_val=2)
-    dataset = CocoDataset(data_root=str(tmp_path), ann_file='annotations/person_keypoints_val.json',
-                          data_prefix=dict(img='val/'), pipeline=[], test_mode=False)
+    dataset = CocoDataset(
+        data_root=str(tmp_path),
+        ann_file='annotations/person_keypoints_val.json',
+        data_prefix=dict(img='val/'),
+        pipeline=[],
+        test_mode=False)
     assert len(dataset) == 2
     item = dataset[0]
     assert item['keypoints'].shape == (1, 17, 2)
@@ -89,11 +95,17 @@ def test_missing_coco_names_paths_and_remedies(tmp_path, monkeypatch):
 
 
 def test_train_tool_stops_at_once_without_coco(tmp_path):
-    result = subprocess.run(
-        [sys.executable, osp.join(ROOT, 'tools/train.py'),
-         osp.join(ROOT, 'configs/mask_rcnn_moganet_s.py')],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    result = subprocess.run([
+        sys.executable,
+        osp.join(ROOT, 'tools/train.py'),
+        osp.join(ROOT, 'configs/mask_rcnn_moganet_s.py')
+    ],
+                            cwd=tmp_path,
+                            capture_output=True,
+                            text=True,
+                            timeout=120)
     assert result.returncode != 0
     assert 'data/coco/annotations/instances_train2017.json' in result.stderr
     assert 'https://cocodataset.org' in result.stderr
-    assert not (tmp_path / 'work_dirs').exists() or not list((tmp_path / 'work_dirs').rglob('*.pth'))
+    work_dirs = tmp_path / 'work_dirs'
+    assert not work_dirs.exists() or not list(work_dirs.rglob('*.pth'))

@@ -1,5 +1,6 @@
 """HorFPN (mmdet neck) and HorUPerHead (mmseg head): official parameter counts and key names,
-forward at odd sizes, a Mask R-CNN with HorFPN built from an mmdet config, and the paper Table 3 configs."""
+forward at odd sizes, a Mask R-CNN with HorFPN built from an mmdet config, and the paper Table 3
+configs."""
 import glob
 import importlib
 import os.path as osp
@@ -29,8 +30,12 @@ def count(module):
 
 
 def head_cfg(**kwargs):
-    cfg = dict(in_channels=IN_CHANNELS, in_index=[0, 1, 2, 3], channels=512, num_classes=150,
-               norm_cfg=dict(type='SyncBN', requires_grad=True))
+    cfg = dict(
+        in_channels=IN_CHANNELS,
+        in_index=[0, 1, 2, 3],
+        channels=512,
+        num_classes=150,
+        norm_cfg=dict(type='SyncBN', requires_grad=True))
     cfg.update(kwargs)
     return cfg
 
@@ -71,16 +76,27 @@ def test_official_key_names_and_shapes():
     def level(state, prefix):
         return {k[len(prefix):]: tuple(v.shape) for k, v in state.items() if k.startswith(prefix)}
 
-    gnconv = {'proj_in.weight': (512, 256, 1, 1), 'proj_in.bias': (512, ),
-              'pws.0.weight': (256, 128, 1, 1), 'pws.0.bias': (256, ),
-              'proj_out.weight': (256, 256, 1, 1), 'proj_out.bias': (256, )}
+    gnconv = {
+        'proj_in.weight': (512, 256, 1, 1),
+        'proj_in.bias': (512, ),
+        'pws.0.weight': (256, 128, 1, 1),
+        'pws.0.bias': (256, ),
+        'proj_out.weight': (256, 256, 1, 1),
+        'proj_out.bias': (256, )
+    }
     for i in range(4):
         assert level(dw, f'fpn_convs.{i}.') == {
-            **gnconv, 'dwconv.weight': (384, 1, 7, 7), 'dwconv.bias': (384, )}
+            **gnconv, 'dwconv.weight': (384, 1, 7, 7),
+            'dwconv.bias': (384, )
+        }
         assert level(gf, f'fpn_convs.{i}.') == {
-            **gnconv, 'dwconv.complex_weight': (192, 32, 17, 2), 'dwconv.dw.weight': (192, 1, 3, 3),
-            'dwconv.pre_norm.weight': (384, ), 'dwconv.pre_norm.bias': (384, ),
-            'dwconv.post_norm.weight': (384, ), 'dwconv.post_norm.bias': (384, )}
+            **gnconv, 'dwconv.complex_weight': (192, 32, 17, 2),
+            'dwconv.dw.weight': (192, 1, 3, 3),
+            'dwconv.pre_norm.weight': (384, ),
+            'dwconv.pre_norm.bias': (384, ),
+            'dwconv.post_norm.weight': (384, ),
+            'dwconv.post_norm.bias': (384, )
+        }
         assert dw[f'lateral_convs.{i}.conv.weight'].shape == (256, IN_CHANNELS[i], 1, 1)
     assert not any(k.startswith('fpn_convs.4') for k in dw)  # P6 is a max-pool
     bottleneck = level(head, 'fpn_bottleneck.')
@@ -88,8 +104,11 @@ def test_official_key_names_and_shapes():
     assert bottleneck['dwconv.complex_weight'] == (384, 32, 17, 2)
     assert bottleneck['pws.0.weight'] == (512, 256, 1, 1)
     assert bottleneck['proj_out.weight'] == (512, 512, 1, 1)
-    assert {k for k in bottleneck if k.startswith('bn.')} == {
-        'bn.weight', 'bn.bias', 'bn.running_mean', 'bn.running_var', 'bn.num_batches_tracked'}
+    assert {k
+            for k in bottleneck if k.startswith('bn.')} == {
+                'bn.weight', 'bn.bias', 'bn.running_mean', 'bn.running_var',
+                'bn.num_batches_tracked'
+            }
     # everything else in the head is UPerHead's
     assert 'bottleneck.conv.weight' in head and 'fpn_convs.2.conv.weight' in head
 
@@ -97,8 +116,14 @@ def test_official_key_names_and_shapes():
 def test_gnconv_module_computes_the_official_formula():
     """Order-2 gating without the backbone's 1/3 scale, then the norm, then the activation."""
     torch.manual_seed(0)
-    module = GnConvModule(12, 8, order=2, mixer='dw', kernel_size=7, norm_cfg=dict(type='BN'),
-                          act_cfg=dict(type='ReLU')).train()
+    module = GnConvModule(
+        12,
+        8,
+        order=2,
+        mixer='dw',
+        kernel_size=7,
+        norm_cfg=dict(type='BN'),
+        act_cfg=dict(type='ReLU')).train()
     x = torch.randn(2, 12, 9, 7)
     a, b = torch.split(module.proj_in(x), (4, 12), dim=1)
     gates = torch.split(module.dwconv(b), (4, 8), dim=1)
@@ -145,8 +170,14 @@ def test_horfpn_mask_rcnn_levels_at_odd_sizes(feats, gnconv_cfg):
 @pytest.mark.parametrize('extra', ['on_input', 'on_output'])
 def test_horfpn_retinanet_extra_convs(feats, gnconv_cfg, extra):
     """The official extra-level path could not build; here: 3x3 s2 conv, then a gnConv module."""
-    neck = HorFPN(SMALL_CHANNELS, 16, num_outs=5, start_level=1, add_extra_convs=extra,
-                  relu_before_extra_convs=True, gnconv_cfg=gnconv_cfg)
+    neck = HorFPN(
+        SMALL_CHANNELS,
+        16,
+        num_outs=5,
+        start_level=1,
+        add_extra_convs=extra,
+        relu_before_extra_convs=True,
+        gnconv_cfg=gnconv_cfg)
     state = neck.state_dict()
     first_extra_in = SMALL_CHANNELS[-1] if extra == 'on_input' else 16
     assert state['fpn_convs.3.0.conv.weight'].shape == (16, first_extra_in, 3, 3)
@@ -160,8 +191,13 @@ def test_horfpn_retinanet_extra_convs(feats, gnconv_cfg, extra):
 
 @pytest.mark.parametrize('gnconv_cfg', [DW, GF], ids=['7x7', 'gf'])
 def test_hor_uper_head_at_odd_sizes(feats, gnconv_cfg):
-    head = HorUPerHead(in_channels=SMALL_CHANNELS, in_index=[0, 1, 2, 3], channels=16,
-                       num_classes=5, norm_cfg=dict(type='BN'), gnconv_cfg=gnconv_cfg)
+    head = HorUPerHead(
+        in_channels=SMALL_CHANNELS,
+        in_index=[0, 1, 2, 3],
+        channels=16,
+        num_classes=5,
+        norm_cfg=dict(type='BN'),
+        gnconv_cfg=gnconv_cfg)
     head.eval()  # the PPM's 1x1 pooled map cannot be batch-normalised in training with 1 image
     out = head(list(feats))
     assert out.shape == (1, 5, *SIZES[0])
@@ -201,8 +237,12 @@ def test_mask_rcnn_with_horfpn_from_mmdet_config(tmp_path, gnconv_cfg):
         model = MODELS.build(cfg.model)
         model.init_weights()
         assert type(model.neck) is HorFPN
-        packed = demo_mm_inputs(batch_size=1, image_shapes=[(3, 513, 511)], num_items=[3],
-                                num_classes=3, with_mask=True)
+        packed = demo_mm_inputs(
+            batch_size=1,
+            image_shapes=[(3, 513, 511)],
+            num_items=[3],
+            num_classes=3,
+            with_mask=True)
         packed['data_samples'][0].set_metainfo(dict(scale_factor=(1., 1.)))
         data = model.data_preprocessor(packed, True)
         assert data['inputs'].shape[-2:] == (544, 512)  # padded to a multiple of 32
@@ -224,15 +264,24 @@ def test_mask_rcnn_with_horfpn_from_mmdet_config(tmp_path, gnconv_cfg):
 
 # paper Table 3 params (M): Mask R-CNN, UperNet
 PAPER_PARAMS = {
-    ('r50', 'fpn'): (44, 66), ('r50', 'horfpn_7x7'): (43, 60), ('r50', 'horfpn_gf'): (43, 60),
-    ('r101', 'fpn'): (63, 85), ('r101', 'horfpn_7x7'): (62, 79), ('r101', 'horfpn_gf'): (62, 79),
-    ('swin_s', 'fpn'): (69, 81), ('swin_s', 'horfpn_7x7'): (68, 74),
+    ('r50', 'fpn'): (44, 66),
+    ('r50', 'horfpn_7x7'): (43, 60),
+    ('r50', 'horfpn_gf'): (43, 60),
+    ('r101', 'fpn'): (63, 85),
+    ('r101', 'horfpn_7x7'): (62, 79),
+    ('r101', 'horfpn_gf'): (62, 79),
+    ('swin_s', 'fpn'): (69, 81),
+    ('swin_s', 'horfpn_7x7'): (68, 74),
     ('swin_s', 'horfpn_gf'): (69, 75),
-    ('hornet_s', 'fpn'): (69, 81), ('hornet_s', 'horfpn_7x7'): (68, 74),
+    ('hornet_s', 'fpn'): (69, 81),
+    ('hornet_s', 'horfpn_7x7'): (68, 74),
     ('hornet_s', 'horfpn_gf'): (68, 75),
 }
-CONFIGS = {f'{task}_{backbone}_{fusion}': (task, backbone, fusion)
-           for task in ('mask_rcnn', 'upernet') for backbone, fusion in PAPER_PARAMS}
+CONFIGS = {
+    f'{task}_{backbone}_{fusion}': (task, backbone, fusion)
+    for task in ('mask_rcnn', 'upernet')
+    for backbone, fusion in PAPER_PARAMS
+}
 
 
 def build_on_meta(cfg):
@@ -271,8 +320,10 @@ def test_table3_config_builds_with_paper_params(name):
     assert 'mmmoga' in cfg.custom_imports['imports']
     model = build_on_meta(cfg)
     fused = model.neck if task == 'mask_rcnn' else model.decode_head
-    expected_type = {'fpn': 'FPN' if task == 'mask_rcnn' else 'UPerHead',
-                     'horfpn_7x7': 'HorFPN' if task == 'mask_rcnn' else 'HorUPerHead'}
+    expected_type = {
+        'fpn': 'FPN' if task == 'mask_rcnn' else 'UPerHead',
+        'horfpn_7x7': 'HorFPN' if task == 'mask_rcnn' else 'HorUPerHead'
+    }
     expected_type['horfpn_gf'] = expected_type['horfpn_7x7']
     assert type(fused).__name__ == expected_type[fusion]
     if fusion != 'fpn':

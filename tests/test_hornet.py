@@ -10,9 +10,7 @@ Reference numbers:
 * LR scales: the measured examples of the official ``LearningRateDecayOptimizerConstructorHorNet``
   (section 2.7).
 """
-import importlib.util
 import logging
-import os.path as osp
 import uuid
 from collections import OrderedDict
 
@@ -30,13 +28,15 @@ GF384 = ((24, 13), (12, 7))
 
 # official outputs for seeded_state weights: per output [mean |x|, 5 evenly spaced elements]
 OFFICIAL_FIXTURES = {
-    'dw': dict(
+    'dw':
+    dict(
         dense=[[0.82185, 0.16933, -2.0078, 0.03774, 0.46226, -2.69477],
                [0.83397, 1.20451, -0.7316, -0.77728, 2.74218, 1.94013],
                [0.80465, 1.08973, 0.80872, 1.29615, -0.07085, 1.45664],
                [0.79598, 0.04824, -1.48926, 0.55951, 1.1672, 0.70746]],
         cls=[0.79448, 1.23591, 0.18995, 1.04981, 0.19732, 0.52073]),
-    'gf': dict(
+    'gf':
+    dict(
         dense=[[0.82185, 0.16933, -2.0078, 0.03774, 0.46226, -2.69477],
                [0.83397, 1.20451, -0.7316, -0.77728, 2.74218, 1.94013],
                [0.80221, 0.12974, 0.89883, 1.04626, 0.93763, 0.95269],
@@ -116,12 +116,9 @@ def log_capture():
 
 
 def load_converter():
-    path = osp.join(osp.dirname(__file__), '..', 'tools', 'model_converters',
-                    'hornet_mmpretrain_to_official.py')
-    spec = importlib.util.spec_from_file_location('hornet_mmpretrain_to_official', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The conversion functions live in the library; the command line only wraps them."""
+    from mmmoga import converters
+    return converters
 
 
 # ------------------------------------------------------------------ structure (official numbers)
@@ -171,8 +168,9 @@ def test_param_count_dense(arch, mixer, gf_sizes, expected):
     assert count(build_meta(arch, mixer, gf_sizes)) == expected
 
 
-@pytest.mark.parametrize('mixer,gf_sizes,millions,digits', [
-    ('dw', None, 193.0, 1), ('gf', None, 194.75, 2), ('gf', GF384, 200.27, 2)])
+@pytest.mark.parametrize('mixer,gf_sizes,millions,digits', [('dw', None, 193.0, 1),
+                                                            ('gf', None, 194.75, 2),
+                                                            ('gf', GF384, 200.27, 2)])
 def test_param_count_large_without_head(mixer, gf_sizes, millions, digits):
     model = build_meta('large', mixer, gf_sizes, gap_before_final_norm=True)
     assert round(count(model) / 1e6, digits) == millions
@@ -194,7 +192,10 @@ def test_official_key_names(mixer, cls_keys, dense_keys):
     assert len(cls_state) + 2 == cls_keys  # + the official head.{weight,bias}
     assert len(dense_state) == dense_keys
     assert set(dense_state) - set(cls_state) == {
-        f'norm{i}.{p}' for i in range(4) for p in ('weight', 'bias')}
+        f'norm{i}.{p}'
+        for i in range(4)
+        for p in ('weight', 'bias')
+    }
     assert set(cls_state) - set(dense_state) == {'norm.weight', 'norm.bias'}
     shapes = {k: tuple(v.shape) for k, v in dense_state.items()}
     expected = {
@@ -234,11 +235,14 @@ def test_official_key_names(mixer, cls_keys, dense_keys):
     for key, shape in expected.items():
         assert shapes[key] == shape, key
     assert [len(dense.stages[i]) for i in range(4)] == [2, 3, 18, 2]
-    assert [b.gnconv.dims for b in (dense.stages[i][0] for i in range(4))] == [
-        [32, 64], [32, 64, 128], [32, 64, 128, 256], [32, 64, 128, 256, 512]]
+    assert [b.gnconv.dims
+            for b in (dense.stages[i][0] for i in range(4))] == [[32, 64], [32, 64, 128],
+                                                                 [32, 64, 128, 256],
+                                                                 [32, 64, 128, 256, 512]]
 
 
 # ----------------------------------------------------------------------------- forward numerics
+
 
 @pytest.mark.parametrize('mixer', ['dw', 'gf'])
 def test_matches_official_outputs(mixer):
@@ -268,9 +272,9 @@ def test_dense_shapes_tiny_224(mixer):
     assert all(o.is_contiguous() for o in outs)
 
 
-@pytest.mark.parametrize('mixer,gf_sizes,size', [
-    ('dw', None, (513, 511)), ('gf', None, (513, 511)), ('gf', GF384, (513, 511)),
-    ('gf', GF384, (800, 1216))])
+@pytest.mark.parametrize('mixer,gf_sizes,size', [('dw', None, (513, 511)), ('gf', None, (513, 511)),
+                                                 ('gf', GF384, (513, 511)),
+                                                 ('gf', GF384, (800, 1216))])
 def test_any_input_size(mixer, gf_sizes, size):
     kwargs = dict(mixer=mixer) if gf_sizes is None else dict(mixer=mixer, gf_sizes=gf_sizes)
     model = small(**kwargs).eval()
@@ -319,10 +323,17 @@ def test_layernorm2d_equals_official_formula():
 
 def test_global_local_filter():
     gf = GlobalLocalFilter(16, h=6, w=4)
-    assert {k: tuple(v.shape) for k, v in gf.state_dict().items()} == {
-        'dw.weight': (8, 1, 3, 3), 'complex_weight': (8, 6, 4, 2),
-        'pre_norm.weight': (16, ), 'pre_norm.bias': (16, ),
-        'post_norm.weight': (16, ), 'post_norm.bias': (16, )}
+    assert {
+        k: tuple(v.shape)
+        for k, v in gf.state_dict().items()
+    } == {
+        'dw.weight': (8, 1, 3, 3),
+        'complex_weight': (8, 6, 4, 2),
+        'pre_norm.weight': (16, ),
+        'pre_norm.bias': (16, ),
+        'post_norm.weight': (16, ),
+        'post_norm.bias': (16, )
+    }
     gf.load_state_dict(seeded_state(gf))
     x = seeded_input(2, 16, 6, 6)  # rfft grid (6, 4): the stored filter is used as it is
     with torch.no_grad():
@@ -331,17 +342,19 @@ def test_global_local_filter():
         y = gf.pre_norm(x)
         local = gf.dw(y[:, :8])
         glob = torch.fft.irfft2(
-            torch.fft.rfft2(y[:, 8:], dim=(2, 3), norm='ortho')
-            * torch.view_as_complex(gf.complex_weight.contiguous()),
-            s=(6, 6), dim=(2, 3), norm='ortho')
+            torch.fft.rfft2(y[:, 8:], dim=(2, 3), norm='ortho') *
+            torch.view_as_complex(gf.complex_weight.contiguous()),
+            s=(6, 6),
+            dim=(2, 3),
+            norm='ortho')
         mixed = torch.empty_like(y)
         mixed[:, 0::2], mixed[:, 1::2] = local, glob
         assert torch.allclose(out, gf.post_norm(mixed), atol=1e-5)
         # another size: the filter is bilinearly resized (align_corners=True) to the rfft grid
         x = seeded_input(1, 16, 11, 9)
         big = GlobalLocalFilter(16, h=11, w=5)
-        state = dict(gf.state_dict(), complex_weight=resize_complex_weight(gf.complex_weight,
-                                                                           (11, 5)))
+        state = dict(
+            gf.state_dict(), complex_weight=resize_complex_weight(gf.complex_weight, (11, 5)))
         big.load_state_dict(state)
         assert torch.allclose(gf(x), big(x), atol=1e-6)
     with pytest.raises(ValueError, match='even'):
@@ -353,8 +366,8 @@ def test_resize_complex_weight():
     resized = resize_complex_weight(weight, (7, 5))
     assert resized.shape == (3, 7, 5, 2)
     for plane in range(2):  # real and imaginary planes are resized separately
-        ref = F.interpolate(weight[None, ..., plane], size=(7, 5), mode='bilinear',
-                            align_corners=True)[0]
+        ref = F.interpolate(
+            weight[None, ..., plane], size=(7, 5), mode='bilinear', align_corners=True)[0]
         assert torch.allclose(resized[..., plane], ref)
     # align_corners=True keeps the corners and puts the midpoint halfway
     assert torch.equal(resized[:, 0, 0], weight[:, 0, 0])
@@ -417,6 +430,7 @@ def test_gf_autocast_bf16_runs_fft_in_fp32(monkeypatch):
 
 
 # ------------------------------------------------------------------------------ training options
+
 
 @pytest.mark.parametrize('frozen_stages', [-1, 0, 1, 2, 3])
 @pytest.mark.parametrize('out_indices', [(0, 1, 2, 3), (3, ), (0, 2), (1, )])
@@ -494,6 +508,7 @@ def test_drop_path_linspace():
 
 # ------------------------------------------------------------------------------------ checkpoints
 
+
 def save_official(state, path, prefix='module.'):
     torch.save({'model': OrderedDict((prefix + k, v) for k, v in state.items())}, path)
 
@@ -525,8 +540,11 @@ def test_pretrained_classification_mode(tmp_path, log_capture):
     state['head.bias'] = torch.zeros(10)
     path = str(tmp_path / 'hornet_cls.pth')
     save_official(state, path)
-    model = HorNet(SMALL, mixer='gf', gap_before_final_norm=True,
-                   init_cfg=dict(type='Pretrained', checkpoint=path))
+    model = HorNet(
+        SMALL,
+        mixer='gf',
+        gap_before_final_norm=True,
+        init_cfg=dict(type='Pretrained', checkpoint=path))
     model.init_weights()
     x = seeded_input(2, 3, 64, 64)
     with torch.no_grad():
@@ -552,8 +570,8 @@ def test_pretrained_gf_filter_resized_on_load(tmp_path, log_capture):
     source = small(mixer='gf')  # (14, 8) / (7, 4)
     path = str(tmp_path / 'gf224.pth')
     save_official(source.state_dict(), path)
-    model = HorNet(SMALL, mixer='gf', gf_sizes=GF384,
-                   init_cfg=dict(type='Pretrained', checkpoint=path))
+    model = HorNet(
+        SMALL, mixer='gf', gf_sizes=GF384, init_cfg=dict(type='Pretrained', checkpoint=path))
     model.init_weights()
     assert not log_capture.messages(logging.WARNING)
     for key, shape in [('stages.2.0.gnconv.dwconv.complex_weight', (120, 24, 13, 2)),
@@ -562,8 +580,9 @@ def test_pretrained_gf_filter_resized_on_load(tmp_path, log_capture):
         loaded = model.state_dict()[key]
         src = source.state_dict()[key]
         assert loaded.shape == shape
-        expected = F.interpolate(src.permute(3, 0, 1, 2), size=shape[1:3], mode='bilinear',
-                                 align_corners=True).permute(1, 2, 3, 0)
+        expected = F.interpolate(
+            src.permute(3, 0, 1, 2), size=shape[1:3], mode='bilinear',
+            align_corners=True).permute(1, 2, 3, 0)
         assert torch.allclose(loaded, expected)
         assert torch.equal(loaded[:, 0, 0], src[:, 0, 0])
         assert torch.equal(loaded[:, -1, -1], src[:, -1, -1])
@@ -573,7 +592,6 @@ def test_pretrained_gf_filter_resized_on_load(tmp_path, log_capture):
     assert outs[2].shape == (1, 128, 24, 24)
 
 
-
 def build_in_mmpretrain_scope(cfg):
     """Build with mmpretrain's registry in its own scope (other tests may leave another scope)."""
     from mmengine.registry import DefaultScope
@@ -581,16 +599,18 @@ def build_in_mmpretrain_scope(cfg):
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         return MODELS.build(cfg)
 
+
 def test_mmpretrain_image_classifier_layout():
     """Classification mode in an mmpretrain ImageClassifier: official ``norm``/``head`` are
     ``backbone.norm``/``head.fc``; the parameter count is the official one."""
 
     def classifier(arch, num_classes, channels):
         return build_in_mmpretrain_scope(
-            dict(type='ImageClassifier',
-                 backbone=dict(type='mmmoga.HorNet', arch=arch, gap_before_final_norm=True),
-                 neck=None,
-                 head=dict(type='LinearClsHead', num_classes=num_classes, in_channels=channels)))
+            dict(
+                type='ImageClassifier',
+                backbone=dict(type='mmmoga.HorNet', arch=arch, gap_before_final_norm=True),
+                neck=None,
+                head=dict(type='LinearClsHead', num_classes=num_classes, in_channels=channels)))
 
     with torch.device('meta'):
         assert count(classifier('tiny', 1000, 512)) == 22_409_512
@@ -599,8 +619,10 @@ def test_mmpretrain_image_classifier_layout():
     official = OrderedDict(seeded_state(model.backbone))
     official['head.weight'] = seeded_input(10, 256)
     official['head.bias'] = seeded_input(10)
-    mapped = {('head.fc.' + k[5:]) if k.startswith('head.') else 'backbone.' + k: v
-              for k, v in official.items()}
+    mapped = {
+        ('head.fc.' + k[5:]) if k.startswith('head.') else 'backbone.' + k: v
+        for k, v in official.items()
+    }
     model.load_state_dict(mapped, strict=True)
     x = seeded_input(2, 3, 64, 64)
     with torch.no_grad():
@@ -610,6 +632,7 @@ def test_mmpretrain_image_classifier_layout():
 
 
 # ------------------------------------------------------------------------------------- converter
+
 
 def to_mmpretrain_layout(state, classification):
     """The mmpretrain layout of an official state dict (what ``hornet2mmpretrain.py`` writes)."""
@@ -638,7 +661,8 @@ def test_converter_classification_checkpoint(tmp_path):
     checkpoint = {'meta': {}, 'state_dict': dict(mmpretrain)}
     checkpoint['state_dict']['data_preprocessor.mean'] = torch.zeros(3)
 
-    converted, dropped = converter.convert_hornet_mmpretrain(converter.unwrap(checkpoint))
+    converted, dropped = converter.convert_hornet_mmpretrain(
+        converter.unwrap_state_dict(checkpoint))
     assert list(converted) == list(official)
     assert all(torch.equal(converted[k], official[k]) for k in official)
     assert dropped == ['data_preprocessor.mean']
@@ -650,8 +674,11 @@ def test_converter_classification_checkpoint(tmp_path):
     # the converted file loads through init_cfg and gives the same outputs
     path = str(tmp_path / 'converted.pth')
     torch.save({'model': converted}, path)
-    model = HorNet(SMALL, mixer='gf', gap_before_final_norm=True,
-                   init_cfg=dict(type='Pretrained', checkpoint=path))
+    model = HorNet(
+        SMALL,
+        mixer='gf',
+        gap_before_final_norm=True,
+        init_cfg=dict(type='Pretrained', checkpoint=path))
     model.init_weights()
     x = seeded_input(1, 3, 64, 64)
     with torch.no_grad():
@@ -667,8 +694,8 @@ def test_converter_dense_checkpoint_and_errors():
     assert list(converted) == list(official)
     assert dropped == ['neck.lateral_convs.0.conv.weight']
     # a bare (unprefixed) mmpretrain backbone state dict
-    bare = OrderedDict((k[len('backbone.'):], v) for k, v in mmpretrain.items()
-                       if k.startswith('backbone.'))
+    bare = OrderedDict(
+        (k[len('backbone.'):], v) for k, v in mmpretrain.items() if k.startswith('backbone.'))
     converted, _ = converter.convert_hornet_mmpretrain(bare, layout='dense')
     assert list(converted) == list(official)
     with pytest.raises(ValueError, match="valid choices: \\['auto', 'cls', 'dense'\\]"):
@@ -679,6 +706,7 @@ def test_converter_dense_checkpoint_and_errors():
 
 
 # ------------------------------------------------------------------------------------ arguments
+
 
 def test_bad_arguments():
     with pytest.raises(ValueError, match=r"Unknown HorNet arch 'huge'.*'base'.*'tiny'"):
@@ -702,6 +730,7 @@ def test_bad_arguments():
 
 
 # --------------------------------------------------------------------------- layer-wise LR decay
+
 
 def lr_scale(model, name, rate, num_layers, decay_type):
     return rate**(num_layers + 1 - model.get_layer_id(name, num_layers, decay_type))

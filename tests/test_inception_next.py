@@ -244,8 +244,8 @@ def _check_frozen(model):
 @pytest.mark.parametrize('frozen_stages', [-1, 0, 1, 2, 3])
 @pytest.mark.parametrize('out_indices', [(0, 1, 2, 3), (3, ), (0, 2)])
 def test_frozen_stages(frozen_stages, out_indices):
-    model = InceptionNeXt(TINY, out_indices=out_indices, frozen_stages=frozen_stages,
-                          out_norm_cfg=dict(type='BN'))
+    model = InceptionNeXt(
+        TINY, out_indices=out_indices, frozen_stages=frozen_stages, out_norm_cfg=dict(type='BN'))
     model.train()
     _check_frozen(model)
     model.train(False)
@@ -331,7 +331,9 @@ def test_pretrained_official_layout_loads(tmp_path, layout):
 
     records = _fresh_logger(f'test_inx_{layout}')
     model = InceptionNeXt(
-        TINY, norm_cfg=dict(type='SyncBN'), out_norm_cfg=dict(type='SyncBN'),
+        TINY,
+        norm_cfg=dict(type='SyncBN'),
+        out_norm_cfg=dict(type='SyncBN'),
         init_cfg=dict(type='Pretrained', checkpoint=path))
     model.init_weights()
     assert _warnings(records) == []
@@ -348,8 +350,7 @@ def test_pretrained_official_layout_loads(tmp_path, layout):
 
     # classification mode keeps head.fc1/head.norm and drops only head.fc2
     records = _fresh_logger(f'test_inx_cls_{layout}')
-    cls = InceptionNeXt(TINY, with_cls_head=True,
-                        init_cfg=dict(type='Pretrained', checkpoint=path))
+    cls = InceptionNeXt(TINY, with_cls_head=True, init_cfg=dict(type='Pretrained', checkpoint=path))
     cls.init_weights()
     assert _warnings(records) == []
     assert torch.equal(cls.head.fc1.weight, sd['head.fc1.weight'])
@@ -360,8 +361,8 @@ def test_pretrained_official_layout_loads(tmp_path, layout):
         h = nn.functional.layer_norm(
             nn.functional.gelu(nn.functional.linear(h, sd['head.fc1.weight'], sd['head.fc1.bias'])),
             (192, ), sd['head.norm.weight'], sd['head.norm.bias'], 1e-6)
-        torch.testing.assert_close(logits, nn.functional.linear(h, sd['head.fc2.weight'],
-                                                                sd['head.fc2.bias']))
+        torch.testing.assert_close(
+            logits, nn.functional.linear(h, sd['head.fc2.weight'], sd['head.fc2.bias']))
 
 
 def test_default_init_is_official():
@@ -387,24 +388,37 @@ def _timm_layouts(sd):
     tb['head.fc.weight'] = sd['head.fc2.weight']
     tb['head.fc.bias'] = sd['head.fc2.bias']
     tb['data_preprocessor.mean'] = torch.zeros(3, 1, 1)
-    ours = {('backbone.' + k if not k.startswith('head.fc2') else k.replace('fc2', 'fc')): v
-            for k, v in sd.items()}
+    ours = {
+        ('backbone.' + k if not k.startswith('head.fc2') else k.replace('fc2', 'fc')): v
+        for k, v in sd.items()
+    }
     return {
         'timm': (sd, sd),
         'timm_features_only': (features_only, backbone),
-        'mmpretrain_timm_backbone': ({'state_dict': tb}, sd),
-        'mmpretrain_mmmoga': ({'state_dict': ours, 'meta': {}}, sd),
-        'ema': ({'state_dict': {}, 'state_dict_ema': {'module.' + k: v for k, v in sd.items()}},
-                sd),
+        'mmpretrain_timm_backbone': ({
+            'state_dict': tb
+        }, sd),
+        'mmpretrain_mmmoga': ({
+            'state_dict': ours,
+            'meta': {}
+        }, sd),
+        'ema': ({
+            'state_dict': {},
+            'state_dict_ema': {
+                'module.' + k: v
+                for k, v in sd.items()
+            }
+        }, sd),
     }
 
 
 def test_converter_layouts():
-    conv = load_converter()
+    from mmmoga import converters as conv  # the library functions the command line wraps
     source = InceptionNeXt(TINY)
     sd = _official_checkpoint(source)
     for name, (checkpoint, expected) in _timm_layouts(sd).items():
-        out = conv.convert_inceptionnext_timm(conv.unwrap(checkpoint, use_ema=name == 'ema'))
+        out = conv.convert_inceptionnext_timm(
+            conv.unwrap_state_dict(checkpoint, use_ema=name == 'ema'))
         assert set(out) == set(expected), name
         assert all(torch.equal(out[k], expected[k]) for k in expected), name
     out = conv.convert_inceptionnext_timm(sd, drop_head=True)
@@ -412,8 +426,10 @@ def test_converter_layouts():
     with pytest.raises(ValueError, match='neck.lateral.weight'):
         conv.convert_inceptionnext_timm({**sd, 'neck.lateral.weight': torch.zeros(1)})
     with pytest.raises(ValueError, match='Two keys'):
-        conv.convert_inceptionnext_timm({'stem_0.weight': torch.zeros(1),
-                                         'stem.0.weight': torch.zeros(1)})
+        conv.convert_inceptionnext_timm({
+            'stem_0.weight': torch.zeros(1),
+            'stem.0.weight': torch.zeros(1)
+        })
 
 
 def test_converter_cli_output_loads(tmp_path, monkeypatch):
@@ -507,12 +523,12 @@ def build_in_mmpretrain_scope(cfg):
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         return MODELS.build(cfg)
 
+
 def test_mmpretrain_image_classifier_reproduces_official_layout():
     classifier = build_in_mmpretrain_scope(
         dict(
             type='ImageClassifier',
-            backbone=dict(type='InceptionNeXt', arch='atto', with_cls_head=True,
-                          out_indices=(3, )),
+            backbone=dict(type='InceptionNeXt', arch='atto', with_cls_head=True, out_indices=(3, )),
             head=dict(type='LinearClsHead', num_classes=1000, in_channels=960)))
     assert n_params(classifier) == OFFICIAL['atto'][0]
     with torch.no_grad():

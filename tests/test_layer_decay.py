@@ -77,8 +77,8 @@ def test_moganet_layer_wise_official_example():
     assert s['backbone.patch_embed1.projection.0.weight'] == pytest.approx(0.8**13)
     assert s['backbone.patch_embed2.projection.weight'] == pytest.approx(0.8**10)
     assert s['backbone.patch_embed3.projection.weight'] == pytest.approx(0.8**9)
-    assert [s[f'backbone.blocks3.{j}.layer_scale_1'] for j in range(0, 17, 2)] == pytest.approx(
-        [0.8**(13 - min(3 + j // 2, 11)) for j in range(0, 17, 2)])
+    assert [s[f'backbone.blocks3.{j}.layer_scale_1'] for j in range(0, 17, 2)
+            ] == pytest.approx([0.8**(13 - min(3 + j // 2, 11)) for j in range(0, 17, 2)])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -196,8 +196,11 @@ def test_groups_lr_and_frozen_parameters():
 
 def test_custom_keys_lr_mult_and_decay_mult():
     model = Detector(MogaNet(MOGA_ARCH))
-    wrapper = build(model, 0.8, 12,
-                    custom_keys={'head': dict(lr_mult=10.), 'neck.weight': dict(decay_mult=0.)})
+    wrapper = build(
+        model, 0.8, 12, custom_keys={
+            'head': dict(lr_mult=10.),
+            'neck.weight': dict(decay_mult=0.)
+        })
     g = groups_by_name(wrapper, model)
     assert g['head.weight']['lr_scale'] == pytest.approx(10.)
     assert g['head.weight']['weight_decay'] == 0.05
@@ -243,9 +246,12 @@ def test_groups_are_logged_once():
 def test_bad_settings_are_clear_errors():
     model = Detector(MogaNet(MOGA_ARCH))
     with pytest.raises(ValueError, match='decay_rate'):
-        build_optim_wrapper(model, dict(
-            constructor=NAME, optimizer=dict(type='AdamW', lr=1e-4),
-            paramwise_cfg=dict(num_layers=12)))
+        build_optim_wrapper(
+            model,
+            dict(
+                constructor=NAME,
+                optimizer=dict(type='AdamW', lr=1e-4),
+                paramwise_cfg=dict(num_layers=12)))
     with pytest.raises(ValueError, match='norm_decay_mult'):
         build(model, 0.8, 12, norm_decay_mult=0.)
     with pytest.raises(ValueError, match='decay_type'):
@@ -298,9 +304,12 @@ def test_builds_under_each_default_scope(scope, name):
         registry = importlib.import_module(f'{scope}.registry').OPTIM_WRAPPER_CONSTRUCTORS
         assert registry.get(name) is BackboneLayerDecayOptimWrapperConstructor
         assert OPTIM_WRAPPER_CONSTRUCTORS.get(name) is BackboneLayerDecayOptimWrapperConstructor
-        wrapper = build_optim_wrapper(model, dict(
-            constructor=name, optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.05),
-            paramwise_cfg=dict(decay_rate=0.8, num_layers=12)))
+        wrapper = build_optim_wrapper(
+            model,
+            dict(
+                constructor=name,
+                optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.05),
+                paramwise_cfg=dict(decay_rate=0.8, num_layers=12)))
     s = scales(wrapper, model)
     assert s['backbone.blocks1.0.attn.gate.weight'] == pytest.approx(0.8**11)
 
@@ -320,8 +329,8 @@ def test_real_mmdet_model_from_config(tmp_path):
     s = scales(wrapper, model)
     assert s['backbone.blocks3.16.mlp.fc2.weight'] == pytest.approx(0.64)
     assert s['bbox_head.retina_cls.weight'] == 1.0
-    assert sum(len(g['params']) for g in wrapper.optimizer.param_groups) == len(
-        list(model.parameters()))
+    assert sum(len(g['params'])
+               for g in wrapper.optimizer.param_groups) == len(list(model.parameters()))
     loss = sum(p.sum() for p in model.parameters())
     loss.backward()
     wrapper.step()  # a real AdamW step over the groups

@@ -2,6 +2,7 @@ import argparse
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from mmmoga.models import MogaNet
 
@@ -85,8 +86,7 @@ def test_dense_output_shapes_tiny():
                                                   (256, 7, 7)]
 
 
-@pytest.mark.parametrize('size,expected', [((513, 511), [(129, 128), (65, 64), (33, 32),
-                                                         (17, 16)]),
+@pytest.mark.parametrize('size,expected', [((513, 511), [(129, 128), (65, 64), (33, 32), (17, 16)]),
                                            ((224, 224), [(56, 56), (28, 28), (14, 14), (7, 7)]),
                                            ((97, 31), [(25, 8), (13, 4), (7, 2), (4, 1)])])
 def test_any_input_size(size, expected):
@@ -184,8 +184,12 @@ def official_checkpoint(model, tmp_path, wrap):
     state_dict['head.bias'] = torch.zeros(1000)
     if wrap == 'module':
         state_dict = {'module.' + k: v for k, v in state_dict.items()}
-    checkpoint = {'state_dict': state_dict, 'state_dict_ema': {}, 'arch': 'small',
-                  'args': argparse.Namespace(model='moganet_small', lr=1e-3)}
+    checkpoint = {
+        'state_dict': state_dict,
+        'state_dict_ema': {},
+        'arch': 'small',
+        'args': argparse.Namespace(model='moganet_small', lr=1e-3)
+    }
     if wrap == 'model':
         checkpoint = {'model': state_dict}
     path = tmp_path / f'official_{wrap}.pth.tar'
@@ -213,8 +217,8 @@ def test_pretrained_official_checkpoint_loads_without_conversion(tmp_path, wrap,
     text = '\n'.join(mm_log)
     assert f'Loaded {len(source.state_dict())} tensors into MogaNet from {path}' in text
     assert 'Missing keys' not in text and 'Unexpected keys' not in text
-    if wrap != 'model':  # the pickled Namespace: loaded because init_cfg names the file, and logged
-        assert 'pickles argparse.Namespace' in text
+    # the pickled argparse.Namespace loads under weights_only (scoped allow-list), no full unpickle
+    assert 'full unpickle' not in text
 
 
 def test_pretrained_reports_missing_and_unexpected_keys(tmp_path, mm_log):
@@ -244,8 +248,8 @@ def test_layer_ids_follow_the_official_rules():
     assert ids['blocks1.1.attn.gate.weight'] == 2
     assert ids['patch_embed2.projection.weight'] == 3 == ids['blocks2.0.mlp.fc1.weight']
     assert ids['patch_embed3.norm.weight'] == 4
-    assert [ids[f'blocks3.{j}.layer_scale_1'] for j in range(12)] == [3, 3, 4, 4, 5, 5, 6, 6,
-                                                                      7, 7, 8, 8]
+    assert [ids[f'blocks3.{j}.layer_scale_1']
+            for j in range(12)] == [3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8]
     assert ids['patch_embed4.projection.weight'] == 12 == ids['blocks4.1.norm2.weight']
     assert ids['norm1.weight'] == 13 == ids['norm4.bias']
     assert model.get_layer_id('blocks3.30.mlp.fc1.weight', 12) == 11  # capped
@@ -262,20 +266,137 @@ def test_extract_backbone_converter(tmp_path):
     import sys
     torch.manual_seed(0)
     source = MogaNet(SMALL_ARCH).eval()
-    full = {'meta': {'epoch': 12},
-            'state_dict': {**{'backbone.' + k: v for k, v in source.state_dict().items()},
-                           'neck.lateral_convs.0.conv.weight': torch.zeros(4, 16, 1, 1)}}
+    full = {
+        'meta': {
+            'epoch': 12
+        },
+        'state_dict': {
+            **{
+                'backbone.' + k: v
+                for k, v in source.state_dict().items()
+            }, 'neck.lateral_convs.0.conv.weight': torch.zeros(4, 16, 1, 1)
+        }
+    }
     torch.save(full, tmp_path / 'detector.pth')
-    subprocess.run([sys.executable, 'tools/model_converters/extract_backbone.py',
-                    str(tmp_path / 'detector.pth'), str(tmp_path / 'backbone.pth')], check=True,
+    subprocess.run([
+        sys.executable, 'tools/model_converters/extract_backbone.py',
+        str(tmp_path / 'detector.pth'),
+        str(tmp_path / 'backbone.pth')
+    ],
+                   check=True,
                    cwd=__file__.rsplit('/tests/', 1)[0])
     saved = torch.load(tmp_path / 'backbone.pth', weights_only=True)['state_dict']
     assert set(saved) == set(source.state_dict())
-    model = MogaNet(SMALL_ARCH, init_cfg=dict(type='Pretrained',
-                                              checkpoint=str(tmp_path / 'backbone.pth')))
+    model = MogaNet(
+        SMALL_ARCH, init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'backbone.pth')))
     model.init_weights()
     model.eval()
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         for a, b in zip(source(x), model(x)):
             torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+# ------------------------------------------------------------- attn_force_fp32 (architectures 1.4)
+
+
+def moga_reference(attn, x, double_silu):
+    """The official MOGA formula written with the module's weights, in float64."""
+    p = {k: v.double() for k, v in attn.state_dict().items()}
+    x = x.double()
+    y = F.conv2d(x, p['proj_1.weight'], p['proj_1.bias'])
+    y = F.silu(y + p['sigma.scale'] * (y - y.mean((2, 3), keepdim=True)))
+    g = F.silu(F.conv2d(y, p['gate.weight'], p['gate.bias']))
+    value = attn.value
+    v0 = F.conv2d(
+        y, p['value.DW_conv0.weight'], p['value.DW_conv0.bias'], padding=2, groups=y.shape[1])
+    e0, e1 = value.split_0, value.split_1
+    v1 = F.conv2d(
+        v0[:, e0:e0 + e1],
+        p['value.DW_conv1.weight'],
+        p['value.DW_conv1.bias'],
+        padding=4,
+        dilation=2,
+        groups=e1)
+    v2 = F.conv2d(
+        v0[:, e0 + e1:],
+        p['value.DW_conv2.weight'],
+        p['value.DW_conv2.bias'],
+        padding=9,
+        dilation=3,
+        groups=value.split_2)
+    v = F.silu(
+        F.conv2d(
+            torch.cat([v0[:, :e0], v1, v2], 1), p['value.PW_conv.weight'], p['value.PW_conv.bias']))
+    if double_silu:
+        g, v = F.silu(g), F.silu(v)
+    return F.conv2d(g * v, p['proj_2.weight'], p['proj_2.bias']) + x
+
+
+def moga_pair(channels=32):
+    from mmmoga.models.backbones.moganet import MultiOrderGatedAggregation
+    torch.manual_seed(0)
+    off = MultiOrderGatedAggregation(channels)
+    with torch.no_grad():
+        off.sigma.scale.uniform_(-1, 1)  # make the decomposition matter
+    on = MultiOrderGatedAggregation(channels, force_fp32=True)
+    on.load_state_dict(off.state_dict())
+    return off.eval(), on.eval()
+
+
+def test_attn_force_fp32_fp32_path_is_the_official_double_silu():
+    off, on = moga_pair()
+    x = 2 * torch.randn(2, 32, 12, 12, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        out_off, out_on = off(x), on(x)
+    ref_off, ref_on = moga_reference(off, x, False), moga_reference(on, x, True)
+    assert out_off.dtype == out_on.dtype == torch.float32
+    torch.testing.assert_close(out_off.double(), ref_off, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(out_on.double(), ref_on, rtol=1e-5, atol=1e-5)
+    # as released, True and False compute different functions (SiLU applied twice), also in fp32
+    gap = (out_on - out_off).abs().max().item()
+    assert gap > 1e-2, gap
+    assert gap == pytest.approx((ref_on - ref_off).abs().max().item(), rel=1e-3)
+
+
+def test_attn_force_fp32_under_autocast_gates_in_fp32():
+    off, on = moga_pair()
+    x = 2 * torch.randn(2, 32, 12, 12, generator=torch.Generator().manual_seed(1))
+    seen = {}
+    for name, module in (('off', off), ('on', on)):
+        handle = module.proj_2.register_forward_hook(lambda mod, inputs, output, name=name: seen.
+                                                     update({name:
+                                                             (inputs[0].dtype, output.dtype)}))
+        with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+            seen[name + '_out'] = module(x)
+        handle.remove()
+    assert seen['off'] == (torch.bfloat16, torch.bfloat16)  # control: autocast reaches proj_2
+    assert seen['on'] == (torch.float32, torch.float32)
+    assert seen['on_out'].dtype == torch.float32
+    ref_off, ref_on = moga_reference(off, x, False), moga_reference(on, x, True)
+    # each setting follows its own official formula (bf16 tolerance upstream of the gating) ...
+    err_on = (seen['on_out'].double() - ref_on).abs().max().item()
+    err_off = (seen['off_out'].double() - ref_off).abs().max().item()
+    gap = (ref_on - ref_off).abs().max().item()
+    assert err_on < 0.1 * gap and err_off < 0.1 * gap, (err_on, err_off, gap)
+    # ... and not the other one's
+    assert (seen['on_out'].double() - ref_off).abs().max().item() > 0.5 * gap
+
+
+def test_attn_force_fp32_backbone_option():
+    model = MogaNet(SMALL_ARCH, attn_force_fp32=True).eval()
+    reference = MogaNet(SMALL_ARCH)
+    assert list(model.state_dict()) == list(reference.state_dict())  # key names unchanged
+    attns = [m for m in model.modules() if type(m).__name__ == 'MultiOrderGatedAggregation']
+    assert len(attns) == sum(SMALL_ARCH['depths']) and all(m.force_fp32 for m in attns)
+    assert not any(m.force_fp32
+                   for m in reference.modules() if type(m).__name__ == 'MultiOrderGatedAggregation')
+    dtypes = []
+    for attn in attns:
+        attn.proj_2.register_forward_hook(lambda mod, inputs, out: dtypes.append(out.dtype))
+    x = torch.randn(1, 3, 64, 64)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        outs = model(x)
+        sum(o.float().mean() for o in outs).backward()
+    assert dtypes == [torch.float32] * len(attns)
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)

@@ -13,13 +13,15 @@ SMALL = "dict(embed_dims=[16, 32, 48, 64], depths=[1, 1, 1, 1], ffn_ratios=[4, 4
 
 # one real-looking config per task library, each inheriting that library's own bases
 CONFIGS = {
-    'mmdet': f"""
+    'mmdet':
+    f"""
         _base_ = ['mmdet::_base_/models/mask-rcnn_r50_fpn.py', 'mmdet::_base_/default_runtime.py']
         custom_imports = dict(imports=['mmmoga'], allow_failed_imports=False)
         model = dict(backbone=dict(_delete_=True, type='{{backbone}}', arch={SMALL}),
                      neck=dict(in_channels=[16, 32, 48, 64]))
         """,
-    'mmseg': f"""
+    'mmseg':
+    f"""
         _base_ = ['mmseg::_base_/models/upernet_r50.py', 'mmseg::_base_/default_runtime.py']
         custom_imports = dict(imports=['mmmoga'], allow_failed_imports=False)
         model = dict(pretrained=None,  # mmseg pushes a model-level `pretrained` into the backbone
@@ -27,7 +29,8 @@ CONFIGS = {
                      decode_head=dict(in_channels=[16, 32, 48, 64], channels=32),
                      auxiliary_head=dict(in_channels=48, channels=16))
         """,
-    'mmpose': f"""
+    'mmpose':
+    f"""
         _base_ = ['mmpose::_base_/default_runtime.py']
         custom_imports = dict(imports=['mmmoga'], allow_failed_imports=False)
         model = dict(
@@ -39,7 +42,8 @@ CONFIGS = {
                       decoder=dict(type='MSRAHeatmap', input_size=(192, 256),
                                    heatmap_size=(48, 64), sigma=2)))
         """,
-    'mmpretrain': f"""
+    'mmpretrain':
+    f"""
         _base_ = ['mmpretrain::_base_/models/resnet50.py',
                   'mmpretrain::_base_/default_runtime.py']
         custom_imports = dict(imports=['mmmoga'], allow_failed_imports=False)
@@ -103,10 +107,8 @@ def test_name_clash_hornet():
 def test_name_clash_layer_decay_constructor():
     """mmdet and mmseg own ``LearningRateDecayOptimizerConstructor`` (ConvNeXt only); ours has a
     name of its own, reachable from every scope, and theirs keep resolving to theirs."""
-    from mmdet.engine.optimizers import \
-        LearningRateDecayOptimizerConstructor as MMDetConstructor
-    from mmseg.engine.optimizers import \
-        LearningRateDecayOptimizerConstructor as MMSegConstructor
+    from mmdet.engine.optimizers import LearningRateDecayOptimizerConstructor as MMDetConstructor
+    from mmseg.engine.optimizers import LearningRateDecayOptimizerConstructor as MMSegConstructor
 
     from mmmoga.engine.optimizers import BackboneLayerDecayOptimWrapperConstructor as Ours
     for scope in ('mmdet', 'mmseg', 'mmpose', 'mmpretrain'):

@@ -37,8 +37,7 @@ def toy_options(data_root):
     }
 
 
-@pytest.mark.parametrize('config', [TOY_CONFIG, TOY_HORFPN_CONFIG],
-                         ids=['fpn', 'horfpn_gf'])
+@pytest.mark.parametrize('config', [TOY_CONFIG, TOY_HORFPN_CONFIG], ids=['fpn', 'horfpn_gf'])
 def test_toy_mask_rcnn_trains_and_evaluates(toy_coco, tmp_path, config):
     cfg = Config.fromfile(config)
     cfg.merge_from_dict(toy_options(toy_coco))
@@ -56,8 +55,11 @@ def test_toy_mask_rcnn_trains_and_evaluates(toy_coco, tmp_path, config):
 def test_dist_train_two_cpu_processes_then_resume(toy_coco, tmp_path):
     options = [f'{k}={v}' for k, v in toy_options(toy_coco).items()]
     env = dict(os.environ, PORT=str(random.randint(20000, 40000)), OMP_NUM_THREADS='1')
-    command = ['bash', osp.join(ROOT, 'tools/dist_train.sh'), TOY_CONFIG, '2',
-               '--work-dir', str(tmp_path), '--cfg-options', *options]
+    command = [
+        'bash',
+        osp.join(ROOT, 'tools/dist_train.sh'), TOY_CONFIG, '2', '--work-dir',
+        str(tmp_path), '--cfg-options', *options
+    ]
     returncode, output = run_group(command, env)
     assert returncode == 0, output[-3000:]
     assert osp.isfile(osp.join(tmp_path, 'epoch_2.pth'))
@@ -79,8 +81,14 @@ def test_dist_train_two_cpu_processes_then_resume(toy_coco, tmp_path):
 
 def run_group(command, env, timeout=600):
     """Run a launcher and, on timeout, kill all its worker processes too."""
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True)
     try:
         output, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -16,7 +16,11 @@ Steps (each handles one trap of today's stack):
   6. mmpose without its deps (it declares ``chumpy``, which does not build and top-down models do
      not use), then its real deps, with ``xtcocotools`` built from source (the wheel is built for
      NumPy 1: ``numpy.dtype size changed``).
-  7. mmmoga itself (editable) and the test requirements.
+  7. openmim (``mim search / train / test mmmoga``) without its ``opendatalab`` dependency, whose
+     ``openxlab`` pins ``setuptools~=60.2``, ``requests~=2.28`` and ``rich~=13.4`` (mim's search,
+     train and test never import it), then mim's real dependencies.
+  8. mmmoga itself (editable; its ``setup.py`` links configs, tools, metafiles and model-index.yml
+     into ``mmmoga/.mim``, where mim looks for them) and the test and lint tools.
 
 Usage: ``python tools/setup_env.py [--no-tests] [--check]``.
 """
@@ -33,6 +37,9 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 STACK = osp.join(ROOT, 'requirements', 'stack.txt')
 CACHE = os.environ.get('MMMOGA_CACHE', osp.expanduser('~/.cache/mmmoga'))
 MMPOSE_RUNTIME_DEPS = ['json_tricks', 'munkres', 'scipy', 'matplotlib', 'pillow', 'opencv-python']
+MIM_RUNTIME_DEPS = ['click', 'colorama', 'model-index', 'pandas', 'requests', 'rich', 'tabulate']
+TEST_TOOLS = ('flake8', 'isort', 'yapf', 'onnx', 'onnxruntime')  # pinned in stack.txt (not pytest)
+MIM_LINK = osp.join(ROOT, 'mmmoga', '.mim', 'configs')
 
 
 def read_pins() -> dict:
@@ -74,7 +81,8 @@ IMPORT_CHECKS = {
     'task_libraries': 'import mmdet, mmseg, mmpretrain, ftfy, regex',
     'mmpose': 'import mmpose, json_tricks, munkres; from xtcocotools.coco import COCO',
     'mmmoga': f'import mmmoga, os; assert os.path.dirname(mmmoga.__path__[0]) == {ROOT!r}',
-    'pytest': 'import pytest',
+    'mim': 'import mim, modelindex, pandas; from mim.commands.search import get_model_info',
+    'pytest': 'import pytest, flake8, isort, yapf, onnx, onnxruntime',
 }
 _PROBE = """
 import json, sys, warnings
@@ -94,8 +102,11 @@ _probed = {}
 def probe() -> None:
     """Run every import check in one fresh interpreter (imports are what takes the time)."""
     # cwd outside the repository: `import mmmoga` must find the installed package, not ./mmmoga
-    result = subprocess.run([sys.executable, '-c', _PROBE, json.dumps(IMPORT_CHECKS)],
-                            capture_output=True, text=True, cwd=osp.dirname(ROOT))
+    result = subprocess.run(
+        [sys.executable, '-c', _PROBE, json.dumps(IMPORT_CHECKS)],
+        capture_output=True,
+        text=True,
+        cwd=osp.dirname(ROOT))
     lines = result.stdout.strip().splitlines()
     _probed.clear()
     _probed.update(json.loads(lines[-1]) if result.returncode == 0 and lines else {})
@@ -116,8 +127,7 @@ def pinned(*dists: str) -> list:
 
 
 def step_torch() -> bool:
-    if (version_ok('torch') and version_ok('torchvision')
-            and imports_ok('torch')):
+    if (version_ok('torch') and version_ok('torchvision') and imports_ok('torch')):
         return False
     env = dict(os.environ)
     env.pop('PIP_FIND_LINKS', None)
@@ -159,8 +169,10 @@ def step_mmcv() -> bool:
         log(f'building mmcv {PINS["mmcv"]} with ops from source (about 30 min on 2 cores); the '
             f'wheel is cached in {wheel_dir}')
         env = dict(os.environ, MMCV_WITH_OPS='1', MAX_JOBS=os.environ.get('MAX_JOBS', '2'))
-        cmd = [sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation',
-               '--no-binary', 'mmcv', '-w', wheel_dir, *pinned('mmcv')]
+        cmd = [
+            sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation',
+            '--no-binary', 'mmcv', '-w', wheel_dir, *pinned('mmcv')
+        ]
         log(' '.join(cmd[1:]))
         start = time.time()
         subprocess.run(cmd, check=True, env=env)
@@ -187,18 +199,28 @@ def step_mmpose() -> bool:
     pip('-c', STACK, *MMPOSE_RUNTIME_DEPS)
     probe()
     if not imports_ok('mmpose'):
-        pip('--force-reinstall', '--no-deps', '--no-build-isolation', '--no-binary',
-            'xtcocotools', 'xtcocotools')
+        pip('--force-reinstall', '--no-deps', '--no-build-isolation', '--no-binary', 'xtcocotools',
+            'xtcocotools')
+    return True
+
+
+def step_mim() -> bool:
+    if version_ok('openmim') and imports_ok('mim'):
+        return False
+    pip('--no-deps', *pinned('openmim'))
+    pip('-c', STACK, *MIM_RUNTIME_DEPS)
     return True
 
 
 def step_mmmoga(with_tests: bool) -> bool:
     changed = False
-    if installed('mmmoga') is None or not imports_ok('mmmoga'):
+    # an editable install links mmmoga/.mim/* to the checkout; a wheel built in the checkout
+    # (`pip wheel .`) leaves copies there instead, which would go stale: reinstall then
+    if installed('mmmoga') is None or not imports_ok('mmmoga') or not osp.islink(MIM_LINK):
         pip('--no-deps', '--no-build-isolation', '-e', ROOT)
         changed = True
-    if with_tests and not imports_ok('pytest'):
-        pip('-r', osp.join(ROOT, 'requirements', 'tests.txt'))
+    if with_tests and not (imports_ok('pytest') and all(version_ok(d) for d in TEST_TOOLS)):
+        pip('-r', osp.join(ROOT, 'requirements', 'tests.txt'))  # it reads stack.txt's pins
         changed = True
     return changed
 
@@ -212,15 +234,16 @@ def main() -> None:
     probe()
     if not args.check:
         steps = (step_torch, step_build_tools, step_mmengine, step_mmcv, step_task_libraries,
-                 step_mmpose, lambda: step_mmmoga(with_tests=not args.no_tests))
+                 step_mmpose, step_mim, lambda: step_mmmoga(with_tests=not args.no_tests))
         for step in steps:
             if step():
                 probe()  # something was installed: re-check what imports
     versions = ', '.join(f'{d} {installed(d)}' for d in [*PINS, 'numpy', 'opencv-python']
                          if installed(d))
     log(f'installed: {versions}')
-    failed = [name for name, ok in _probed.items() if not ok and
-              not (name == 'pytest' and args.no_tests)]
+    failed = [
+        name for name, ok in _probed.items() if not ok and not (name == 'pytest' and args.no_tests)
+    ]
     if failed or not _probed:
         sys.exit(f'[setup_env] still failing: {failed or "the import probe"}; run '
                  f'`python tools/setup_env.py` (without --check) and read its pip output')

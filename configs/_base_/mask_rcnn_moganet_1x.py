@@ -1,6 +1,7 @@
 # MogaNet Mask R-CNN 1x on COCO, as in the official detection configs (MogaNet paper, Table 5):
 # mmdet's Mask R-CNN + FPN, 2 images/GPU x 8 GPUs, 1x schedule, AdamW with no weight decay on
-# norms, layer scales and MogaNet's sigma scales. Each row sets the arch, drop path, FPN inputs and LR.
+# norms, layer scales and MogaNet's sigma scales. Each row sets the arch, drop path, FPN inputs
+# and LR.
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
     'mmdet::_base_/datasets/coco_instance.py',

@@ -7,6 +7,8 @@
   ``annotations/{training,validation}/*.png``; label 0 = "other", as ADE20K, reduced away).
 * :func:`make_coco_keypoints`: COCO ``person_keypoints_{train,val}.json`` with 17 keypoints of stick
   figures whose joints are drawn as coloured dots (the COCO keypoint order).
+* :func:`make_shape_classification`: an mmpretrain ``CustomDataset`` folder layout
+  (``{train,val}/{square,circle,triangle}/*.jpg``), one shape per image.
 
 Everything is drawn from a seeded generator, so the same arguments give the same files.
 """
@@ -23,9 +25,8 @@ SHAPE_COLOURS = {'square': (220, 60, 50), 'circle': (50, 190, 70), 'triangle': (
 COCO_KEYPOINTS = ('nose', 'left_eye', 'right_eye', 'left_ear', 'right_ear', 'left_shoulder',
                   'right_shoulder', 'left_elbow', 'right_elbow', 'left_wrist', 'right_wrist',
                   'left_hip', 'right_hip', 'left_knee', 'right_knee', 'left_ankle', 'right_ankle')
-COCO_SKELETON = [[16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12], [7, 13], [6, 7],
-                 [6, 8], [7, 9], [8, 10], [9, 11], [2, 3], [1, 2], [1, 3], [2, 4], [3, 5], [4, 6],
-                 [5, 7]]
+COCO_SKELETON = [[16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12], [7, 13], [6, 7], [6, 8],
+                 [7, 9], [8, 10], [9, 11], [2, 3], [1, 2], [1, 3], [2, 4], [3, 5], [4, 6], [5, 7]]
 
 
 def _background(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -70,8 +71,12 @@ def _save_rgb(path: str, img: np.ndarray) -> None:
     cv2.imwrite(path, cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
 
 
-def make_coco_instances(root: str, num_train: int = 240, num_val: int = 60, size: int = 160,
-                        max_objects: int = 3, seed: int = 0) -> None:
+def make_coco_instances(root: str,
+                        num_train: int = 240,
+                        num_val: int = 60,
+                        size: int = 160,
+                        max_objects: int = 3,
+                        seed: int = 0) -> None:
     """Write a COCO instance-segmentation dataset of coloured shapes under ``root``."""
     rng = np.random.default_rng(seed)
     os.makedirs(osp.join(root, 'annotations'), exist_ok=True)
@@ -88,12 +93,16 @@ def make_coco_instances(root: str, num_train: int = 240, num_val: int = 60, size
                 x1, y1 = polygon.max(0)
                 mask = np.zeros((size, size), np.uint8)
                 cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], 1)
-                annotations.append(dict(
-                    id=len(annotations) + 1, image_id=image_id,
-                    category_id=SHAPES.index(shape) + 1,
-                    segmentation=[[round(float(v), 2) for v in polygon.reshape(-1)]],
-                    area=float(mask.sum()), bbox=[float(x0), float(y0), float(x1 - x0),
-                                                  float(y1 - y0)], iscrowd=0))
+                annotations.append(
+                    dict(
+                        id=len(annotations) + 1,
+                        image_id=image_id,
+                        category_id=SHAPES.index(shape) + 1,
+                        segmentation=[[round(float(v), 2) for v in polygon.reshape(-1)]],
+                        area=float(mask.sum()),
+                        bbox=[float(x0), float(y0),
+                              float(x1 - x0), float(y1 - y0)],
+                        iscrowd=0))
             file_name = f'{image_id:06d}.jpg'
             _save_rgb(osp.join(root, split, file_name), img)
             images.append(dict(id=image_id, file_name=file_name, width=size, height=size))
@@ -101,8 +110,12 @@ def make_coco_instances(root: str, num_train: int = 240, num_val: int = 60, size
             json.dump(dict(images=images, annotations=annotations, categories=categories), f)
 
 
-def make_ade20k(root: str, num_train: int = 120, num_val: int = 30, size: int = 128,
-                max_objects: int = 4, seed: int = 1) -> None:
+def make_ade20k(root: str,
+                num_train: int = 120,
+                num_val: int = 30,
+                size: int = 128,
+                max_objects: int = 4,
+                seed: int = 1) -> None:
     """Write an ADE20K-layout semantic segmentation dataset (labels: 0 other, 1 background,
     2.. shapes) under ``root``."""
     rng = np.random.default_rng(seed)
@@ -125,9 +138,9 @@ def _stick_figure(rng: np.random.Generator, size: int) -> np.ndarray:
     """17 COCO keypoints (x, y) of a randomly scaled, shifted and jittered standing figure."""
     # template in units of body height, origin at the hips' centre
     template = np.array([[0, -0.85], [-0.04, -0.9], [0.04, -0.9], [-0.09, -0.87], [0.09, -0.87],
-                         [-0.18, -0.62], [0.18, -0.62], [-0.26, -0.35], [0.26, -0.35],
-                         [-0.3, -0.1], [0.3, -0.1], [-0.12, 0], [0.12, 0], [-0.14, 0.3],
-                         [0.14, 0.3], [-0.15, 0.6], [0.15, 0.6]])
+                         [-0.18, -0.62], [0.18, -0.62], [-0.26, -0.35], [0.26, -0.35], [-0.3, -0.1],
+                         [0.3, -0.1], [-0.12, 0], [0.12, 0], [-0.14, 0.3], [0.14, 0.3],
+                         [-0.15, 0.6], [0.15, 0.6]])
     height = rng.uniform(0.35, 0.5) * size  # the template spans 1.5 heights (y in [-0.9, 0.6])
     points = template + rng.normal(0, 0.025, template.shape)
     if rng.random() < 0.5:  # some raise their arms
@@ -138,15 +151,29 @@ def _stick_figure(rng: np.random.Generator, size: int) -> np.ndarray:
     return points * height + centre
 
 
-def make_coco_keypoints(root: str, num_train: int = 160, num_val: int = 40, size: int = 192,
+def make_coco_keypoints(root: str,
+                        num_train: int = 160,
+                        num_val: int = 40,
+                        size: int = 192,
                         seed: int = 2) -> None:
     """Write a COCO keypoints dataset of one stick figure per image under ``root``."""
     rng = np.random.default_rng(seed)
-    joint_colours = [tuple(int(c) for c in cv2.cvtColor(
-        np.uint8([[[int(180 * k / 17), 230, 255]]]), cv2.COLOR_HSV2RGB)[0, 0]) for k in range(17)]
+    joint_colours = [
+        tuple(
+            int(c)
+            for c in cv2.cvtColor(np.uint8([[[int(180 * k /
+                                                  17), 230, 255]]]), cv2.COLOR_HSV2RGB)[0, 0])
+        for k in range(17)
+    ]
     os.makedirs(osp.join(root, 'annotations'), exist_ok=True)
-    categories = [dict(id=1, name='person', supercategory='person',
-                       keypoints=list(COCO_KEYPOINTS), skeleton=COCO_SKELETON)]
+    categories = [
+        dict(
+            id=1,
+            name='person',
+            supercategory='person',
+            keypoints=list(COCO_KEYPOINTS),
+            skeleton=COCO_SKELETON)
+    ]
     for split, num in (('train', num_train), ('val', num_val)):
         os.makedirs(osp.join(root, split), exist_ok=True)
         images, annotations = [], []
@@ -162,13 +189,39 @@ def make_coco_keypoints(root: str, num_train: int = 160, num_val: int = 40, size
             x1, y1 = points.max(0) + 8
             x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, size - 1), min(y1, size - 1)
             keypoints = np.concatenate([points, np.full((17, 1), 2)], axis=1)
-            annotations.append(dict(
-                id=image_id, image_id=image_id, category_id=1, iscrowd=0, num_keypoints=17,
-                keypoints=[round(float(v), 2) for v in keypoints.reshape(-1)],
-                bbox=[float(x0), float(y0), float(x1 - x0), float(y1 - y0)],
-                area=float((x1 - x0) * (y1 - y0))))
+            annotations.append(
+                dict(
+                    id=image_id,
+                    image_id=image_id,
+                    category_id=1,
+                    iscrowd=0,
+                    num_keypoints=17,
+                    keypoints=[round(float(v), 2) for v in keypoints.reshape(-1)],
+                    bbox=[float(x0), float(y0),
+                          float(x1 - x0), float(y1 - y0)],
+                    area=float((x1 - x0) * (y1 - y0))))
             file_name = f'{image_id:06d}.jpg'
             _save_rgb(osp.join(root, split, file_name), img)
             images.append(dict(id=image_id, file_name=file_name, width=size, height=size))
         with open(osp.join(root, 'annotations', f'person_keypoints_{split}.json'), 'w') as f:
             json.dump(dict(images=images, annotations=annotations, categories=categories), f)
+
+
+def make_shape_classification(root: str,
+                              num_train: int = 240,
+                              num_val: int = 90,
+                              size: int = 64,
+                              seed: int = 3) -> None:
+    """Write an image-classification dataset of one coloured shape per image (3 balanced
+    classes, random size, position and rotation) as ``root/{train,val}/{class}/*.jpg``."""
+    rng = np.random.default_rng(seed)
+    for split, num in (('train', num_train), ('val', num_val)):
+        for shape in SHAPES:
+            os.makedirs(osp.join(root, split, shape), exist_ok=True)
+        for index in range(num):
+            shape = SHAPES[index % len(SHAPES)]
+            img = _background(rng, size)
+            r = rng.uniform(0.18, 0.35) * size
+            cx, cy = rng.uniform(r + 1, size - r - 1, size=2)
+            _draw(img, shape, _shape_polygon(shape, cx, cy, r, rng.uniform(0, np.pi)), rng)
+            _save_rgb(osp.join(root, split, shape, f'{index:06d}.jpg'), img)

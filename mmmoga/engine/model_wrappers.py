@@ -7,10 +7,10 @@ from mmmoga.registry import register_model_wrapper
 class CPUDistributedDataParallel(MMDistributedDataParallel):
     """``MMDistributedDataParallel`` that also wraps a CPU-resident model (gloo backend).
 
-    mmengine's runner always passes ``device_ids=[LOCAL_RANK]``, which torch rejects for CPU modules.
-    This wrapper drops ``device_ids``/``output_device`` when the module has no CUDA parameter, and is
-    plain ``MMDistributedDataParallel`` otherwise. ``tools/train.py`` selects it on machines without
-    a GPU.
+    mmengine's runner always passes ``device_ids=[LOCAL_RANK]``, which torch rejects for CPU
+    modules. This wrapper drops ``device_ids``/``output_device`` when the module has no CUDA
+    parameter, and is plain ``MMDistributedDataParallel`` otherwise. ``tools/train.py`` selects it
+    on machines without a GPU.
     """
 
     def __init__(self, module, **kwargs):

@@ -10,13 +10,19 @@ from mmengine.config import Config, DictAction  # noqa: F401  (DictAction re-exp
 __all__ = ['load_config', 'setup_cpu_distributed', 'DictAction']
 
 
-def load_config(path: str, cfg_options: Optional[dict] = None, launcher: str = 'none',
+def load_config(path: str,
+                cfg_options: Optional[dict] = None,
+                launcher: str = 'none',
                 work_dir: Optional[str] = None) -> Config:
     """Read a config, apply ``--cfg-options``, and set launcher and work_dir (default:
     ``work_dirs/<config name>``), as OpenMMLab's own tools do."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'Config file not found: {path}')
-    cfg = Config.fromfile(path)
+    try:
+        cfg = Config.fromfile(path)
+    except SyntaxError as err:  # mmengine reports it for '<unknown>'
+        raise SyntaxError(f'Config file {path} is not valid Python: {err.msg} (line {err.lineno}: '
+                          f'{(err.text or "").strip()!r})') from None
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     cfg.launcher = launcher

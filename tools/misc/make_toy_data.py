@@ -1,18 +1,29 @@
 #!/usr/bin/env python
-"""Write the built-in toy datasets (real COCO / ADE20K / COCO-keypoints layouts) under --out."""
+"""Write the built-in toy datasets (real COCO / ADE20K / COCO-keypoints / mmpretrain folder layouts)
+under --out."""
 import argparse
 import os.path as osp
 
-from mmmoga.datasets import make_ade20k, make_coco_instances, make_coco_keypoints
+from mmmoga.datasets import (make_ade20k, make_coco_instances, make_coco_keypoints,
+                             make_shape_classification)
 
-MAKERS = {'coco': make_coco_instances, 'ade20k': make_ade20k, 'coco_pose': make_coco_keypoints}
+MAKERS = {
+    'coco': make_coco_instances,
+    'ade20k': make_ade20k,
+    'coco_pose': make_coco_keypoints,
+    'cls': make_shape_classification
+}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--out', default='data/toy', help='output folder (default: data/toy)')
-    parser.add_argument('--tasks', nargs='+', default=list(MAKERS), choices=list(MAKERS),
-                        help='which datasets to write (default: all)')
+    parser.add_argument(
+        '--tasks',
+        nargs='+',
+        default=list(MAKERS),
+        choices=list(MAKERS),
+        help='which datasets to write (default: all)')
     parser.add_argument('--force', action='store_true', help='rewrite datasets that exist')
     args = parser.parse_args()
     for task in args.tasks:

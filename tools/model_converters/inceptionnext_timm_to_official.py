@@ -17,91 +17,24 @@ installed; ``state_dict``/``model``/``state_dict_ema`` wrappers and ``module.`` 
   ``mmmoga`` ``InceptionNeXt(with_cls_head=True)`` + ``LinearClsHead``), ``data_preprocessor.*``
   is dropped.
 
-Any other key is an error, listed by name.
+Any other key is an error, listed by name. The conversion itself is
+:func:`mmmoga.converters.convert_inceptionnext_timm`; this is its command line.
 
 Usage::
 
-    python tools/model_converters/inceptionnext_timm_to_official.py SRC DST [--drop-head] [--ema]
+    python tools/model_converters/inceptionnext_timm_to_official.py SRC DST [--drop-head] [--ema] \
+        [--unsafe-unpickle]
 """
 import argparse
 import os
 import os.path as osp
-import re
-from collections import OrderedDict
-from typing import Dict
 
 import torch
 
-_NORM = r'(weight|bias|running_mean|running_var|num_batches_tracked)'
-OFFICIAL_KEY = re.compile(
-    r'^(stem\.0\.(weight|bias)'
-    rf'|stem\.1\.{_NORM}'
-    r'|stages\.\d+\.downsample\.1\.(weight|bias)'
-    rf'|stages\.\d+\.downsample\.0\.{_NORM}'
-    r'|stages\.\d+\.blocks\.\d+\.(gamma'
-    r'|token_mixer\.dwconv_(hw|w|h)\.(weight|bias)'
-    rf'|norm\.{_NORM}'
-    r'|mlp\.fc[12]\.(weight|bias))'
-    r'|head\.(fc1|norm|fc2)\.(weight|bias))$')
-
-
-def unwrap(checkpoint: dict, use_ema: bool = False) -> Dict[str, torch.Tensor]:
-    """Return the tensors of a (possibly wrapped) checkpoint."""
-    wrappers = ('state_dict_ema', 'state_dict', 'model') if use_ema else ('state_dict', 'model')
-    for key in wrappers:
-        if isinstance(checkpoint.get(key), dict):
-            checkpoint = checkpoint[key]
-            break
-    return OrderedDict((k, v) for k, v in checkpoint.items() if isinstance(v, torch.Tensor))
-
-
-def convert_inceptionnext_timm(state_dict: Dict[str, torch.Tensor],
-                               drop_head: bool = False) -> 'OrderedDict[str, torch.Tensor]':
-    """Map timm / timm ``features_only`` / mmpretrain keys to the official InceptionNeXt keys.
-
-    Args:
-        state_dict: an unwrapped state dict (see :func:`unwrap`).
-        drop_head: drop every ``head.*`` key (backbone-only output).
-
-    Raises:
-        ValueError: a key has no official counterpart, or two keys map to the same official key.
-    """
-    converted = OrderedDict()
-    unknown = []
-    for key, value in state_dict.items():
-        new_key = re.sub(r'^module\.', '', key)
-        if new_key.startswith('data_preprocessor.'):
-            continue
-        # the top-level linear head of an mmpretrain classifier is the official head.fc2
-        new_key = re.sub(r'^head\.fc\.', 'head.fc2.', new_key)
-        new_key = re.sub(r'^backbone\.', '', new_key)
-        new_key = re.sub(r'^timm_model\.', '', new_key)
-        # timm FeatureListNet(flatten_sequential=True) names
-        new_key = re.sub(r'^(stem|stages)_(\d+)\.', r'\1.\2.', new_key)
-        if drop_head and new_key.startswith('head.'):
-            continue
-        if not OFFICIAL_KEY.match(new_key):
-            unknown.append(key)
-            continue
-        if new_key in converted:
-            raise ValueError(
-                f'Two keys map to the official key {new_key!r} (the second is {key!r})')
-        converted[new_key] = value
-    if unknown:
-        raise ValueError(
-            f'{len(unknown)} keys have no official InceptionNeXt counterpart: {unknown}')
-    return converted
-
-
-def load(path: str) -> dict:
-    if path.endswith('.safetensors'):
-        try:
-            from safetensors.torch import load_file
-        except ImportError as err:
-            raise ImportError('Reading .safetensors needs `pip install safetensors`') from err
-        return load_file(path, device='cpu')
-    from mmmoga.utils.checkpoint import load_checkpoint_file
-    return load_checkpoint_file(path)
+from mmmoga.converters import convert_inceptionnext_timm
+from mmmoga.converters import load_source as load
+from mmmoga.converters import unwrap_state_dict as unwrap
+from mmmoga.utils import CheckpointError, trust_checkpoint
 
 
 def main() -> None:
@@ -111,10 +44,21 @@ def main() -> None:
     parser.add_argument('dst', help='output path (a raw state dict, as the official releases)')
     parser.add_argument('--drop-head', action='store_true', help='drop the classifier head')
     parser.add_argument('--ema', action='store_true', help='take state_dict_ema when present')
+    parser.add_argument(
+        '--unsafe-unpickle',
+        action='store_true',
+        help='load SRC with a full unpickle (weights_only=False), which runs any '
+        'code the file contains; only for a file you trust that pickles more than '
+        'tensors')
     args = parser.parse_args()
 
-    state_dict = convert_inceptionnext_timm(
-        unwrap(load(args.src), use_ema=args.ema), drop_head=args.drop_head)
+    if args.unsafe_unpickle:
+        trust_checkpoint(args.src)
+    try:
+        state_dict = convert_inceptionnext_timm(
+            unwrap(load(args.src), use_ema=args.ema), drop_head=args.drop_head)
+    except (CheckpointError, ValueError) as err:
+        raise SystemExit(f'ERROR: {err}')
     if osp.dirname(args.dst):
         os.makedirs(osp.dirname(args.dst), exist_ok=True)
     torch.save(state_dict, args.dst)

@@ -45,7 +45,8 @@ SUPPORTED_BACKBONES = ('mmmoga backbones that implement get_layer_id (MogaNet, H
                        "mmpretrain's ConvNeXt (mmdet's ConvNeXt rule)")
 
 
-def convnext_param_layer_id(param_name: str, num_layers: int,
+def convnext_param_layer_id(param_name: str,
+                            num_layers: int,
                             decay_type: str = 'layer_wise') -> int:
     """mmdet/mmseg's ConvNeXt layer id of a parameter of mmpretrain's ConvNeXt (name relative to the
     backbone): ``downsample_layers.{s}`` / ``stages.{s}.{b}`` through
@@ -186,7 +187,10 @@ class BackboneLayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
                 group_name += f'_{key}'
             if group_name not in groups:
                 groups[group_name] = dict(
-                    params=[], group_name=group_name, layer_id=layer_id, lr_scale=scale,
+                    params=[],
+                    group_name=group_name,
+                    layer_id=layer_id,
+                    lr_scale=scale,
                     lr=self.base_lr * scale)
                 if weight_decay is not None:
                     groups[group_name]['weight_decay'] = weight_decay
@@ -199,8 +203,10 @@ class BackboneLayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         rank, _ = get_dist_info()
         if rank != 0:
             return
-        lines = [f'{type(self).__name__}: {self.decay_type} decay, rate {self.decay_rate}, '
-                 f'num_layers {self.num_layers}, base lr {self.base_lr:g}; {len(groups)} groups:']
+        lines = [
+            f'{type(self).__name__}: {self.decay_type} decay, rate {self.decay_rate}, '
+            f'num_layers {self.num_layers}, base lr {self.base_lr:g}; {len(groups)} groups:'
+        ]
         for group in groups:
             numel = sum(p.numel() for p in group['params'])
             lines.append(f'  {group["group_name"]:<32} lr_scale={group["lr_scale"]:.4g} '

@@ -11,8 +11,11 @@ from mmmoga.utils.checkpoint import (extract_state_dict, load_checkpoint_file,
 from ..layers import checkpoint_block
 
 
-def convnext_layer_id(stage: int, block: Optional[int], num_layers: int,
-                      decay_type: str = 'layer_wise', cap: bool = False) -> int:
+def convnext_layer_id(stage: int,
+                      block: Optional[int],
+                      num_layers: int,
+                      decay_type: str = 'layer_wise',
+                      cap: bool = False) -> int:
     """mmdet/mmseg's ConvNeXt layer ids, for downsampler ``stage`` (``block=None``) or block
     ``block`` of ``stage``.
 
@@ -45,7 +48,9 @@ class BaseBackbone(BaseModule):
       after ``.train()``; ``-1`` freezes nothing);
     * ``init_cfg=dict(type='Pretrained', checkpoint=...)`` loads an official release as it is:
       wrappers (``state_dict``/``model``/``state_dict_ema``) and ``module.``/``backbone.`` prefixes
-      are unwrapped, classifier keys dropped, and missing/unexpected keys reported by name.
+      are unwrapped, classifier keys dropped, and missing/unexpected keys reported by name. Files
+      load with ``weights_only=True`` (:mod:`mmmoga.utils.checkpoint`); ``unsafe_unpickle=True`` in
+      the ``init_cfg`` opts in to a full unpickle of that one file.
 
     Subclasses set ``arch_zoo``, ``arch_keys`` and ``num_stages`` and implement
     :meth:`stage_modules`.
@@ -69,6 +74,30 @@ class BaseBackbone(BaseModule):
                              f'(-1 freezes nothing), got {frozen_stages}')
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
+        self.register_forward_pre_hook(self._check_input)
+
+    def _check_input(self, module: nn.Module, args: tuple) -> None:
+        """Name the problem when the input is not an image batch the stem accepts."""
+        if torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling():
+            return  # eager checks only: exported and compiled graphs stay free of them
+        x = args[0] if args else None
+        name = type(self).__name__
+        if not isinstance(x, torch.Tensor) or x.dim() != 4:
+            got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f'{name} expects a batch of images shaped (N, C, H, W), got {got}; '
+                             f'add the batch dimension with x[None] for a single image.')
+        stem = next((m for m in self.modules() if isinstance(m, nn.Conv2d)), None)
+        if stem is not None and x.shape[1] != stem.in_channels:
+            raise ValueError(f'{name} was built for {stem.in_channels} input channels '
+                             f'(in_channels={stem.in_channels}), got an input with {x.shape[1]} '
+                             f'channels (shape {tuple(x.shape)}); set in_channels or convert the '
+                             f'images.')
+
+    @staticmethod
+    def check_drop_path_rate(rate: float) -> None:
+        if not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+            raise ValueError(f'drop_path_rate must be a number in [0, 1) (the stochastic depth '
+                             f'of the last block), got {rate!r}')
 
     @classmethod
     def parse_arch(cls, arch: Union[str, dict]) -> dict:
@@ -88,6 +117,13 @@ class BaseBackbone(BaseModule):
             if any(n != cls.num_stages for n in lengths.values()):
                 raise ValueError(f'Each per-stage entry of a custom {cls.__name__} arch needs '
                                  f'{cls.num_stages} values, got lengths {lengths}.')
+            for key, values in arch.items():
+                numbers = values if isinstance(values, (list, tuple)) else [values]
+                if any(
+                        isinstance(v, (int, float)) and (v < 0 or (v == 0 and key == 'embed_dims'))
+                        for v in numbers):
+                    raise ValueError(f'{key} of a custom {cls.__name__} arch must be positive, '
+                                     f'got {values}.')
             return dict(arch)
         raise TypeError(f'arch must be a str or a dict, got {type(arch).__name__}')
 
@@ -95,6 +131,10 @@ class BaseBackbone(BaseModule):
     def parse_out_indices(cls, out_indices: Union[int, Sequence[int]]) -> tuple:
         if isinstance(out_indices, int):
             out_indices = [out_indices]
+        if (not isinstance(out_indices, (list, tuple)) or not out_indices
+                or not all(isinstance(i, int) for i in out_indices)):
+            raise ValueError(f'out_indices must be a stage index or a non-empty sequence of stage '
+                             f'indices in [0, {cls.num_stages - 1}], got {out_indices!r}')
         parsed = []
         for index in out_indices:
             if not -cls.num_stages <= index < cls.num_stages:
@@ -151,8 +191,12 @@ class BaseBackbone(BaseModule):
         cfg = self.init_cfg
         if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
             logger = MMLogger.get_current_instance()
+            if not cfg.get('checkpoint'):
+                raise ValueError(f"init_cfg=dict(type='Pretrained') of {type(self).__name__} needs "
+                                 f"checkpoint=<path or URL>, got {cfg}")
             source = cfg['checkpoint']
-            checkpoint = load_checkpoint_file(source, logger=logger)
+            checkpoint = load_checkpoint_file(
+                source, logger=logger, unsafe_unpickle=cfg.get('unsafe_unpickle', False))
             state_dict = extract_state_dict(
                 checkpoint, prefix=cfg.get('prefix'), use_ema=cfg.get('use_ema', False))
             state_dict = self.filter_checkpoint(state_dict)

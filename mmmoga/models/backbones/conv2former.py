@@ -214,15 +214,15 @@ class Conv2Former(BaseBackbone):
                 ))
 
         # explicit CPU device: the rates are python floats also when building under a meta device
+        self.check_drop_path_rate(drop_path_rate)
         dpr = torch.linspace(0, drop_path_rate, sum(depths), device='cpu').tolist()
         self.stages = nn.ModuleList()
         cursor = 0
         for i, depth in enumerate(depths):
             self.stages.append(
                 nn.Sequential(*[
-                    Conv2FormerBlock(dims[i], self.kernel_size,
-                                     self.arch_settings['mlp_ratios'][i], dpr[cursor + j])
-                    for j in range(depth)
+                    Conv2FormerBlock(dims[i], self.kernel_size, self.arch_settings['mlp_ratios'][i],
+                                     dpr[cursor + j]) for j in range(depth)
                 ]))
             cursor += depth
 
@@ -271,8 +271,7 @@ class Conv2Former(BaseBackbone):
         if parts[0] == 'downsample_layers':
             return convnext_layer_id(int(parts[1]), None, num_layers, decay_type, cap=True)
         if parts[0] == 'stages':
-            return convnext_layer_id(int(parts[1]), int(parts[2]), num_layers, decay_type,
-                                     cap=True)
+            return convnext_layer_id(int(parts[1]), int(parts[2]), num_layers, decay_type, cap=True)
         return num_layers + 1
 
     def forward(self, x: torch.Tensor) -> tuple:
@@ -290,4 +289,3 @@ class Conv2Former(BaseBackbone):
             if i == self.out_indices[-1]:
                 break
         return tuple(outs)
-

@@ -179,14 +179,14 @@ class HorNet(BaseBackbone):
         self.gap_before_final_norm = gap_before_final_norm
 
         dims = self.embed_dims
-        self.downsample_layers = nn.ModuleList([
-            nn.Sequential(nn.Conv2d(in_channels, dims[0], 4, stride=4), LayerNorm2d(dims[0]))
-        ])
+        self.downsample_layers = nn.ModuleList(
+            [nn.Sequential(nn.Conv2d(in_channels, dims[0], 4, stride=4), LayerNorm2d(dims[0]))])
         for i in range(1, self.num_stages):
             self.downsample_layers.append(
-                nn.Sequential(LayerNorm2d(dims[i - 1]), nn.Conv2d(dims[i - 1], dims[i], 2,
-                                                                  stride=2)))
+                nn.Sequential(
+                    LayerNorm2d(dims[i - 1]), nn.Conv2d(dims[i - 1], dims[i], 2, stride=2)))
 
+        self.check_drop_path_rate(drop_path_rate)
         dpr = torch.linspace(0, drop_path_rate, sum(depths), device='cpu').tolist()
         stage_mixers = ('dw', 'dw', mixer, mixer)
         stage_gf_sizes = ((14, 8), (14, 8)) + gf_sizes
@@ -195,9 +195,8 @@ class HorNet(BaseBackbone):
         for i in range(self.num_stages):
             self.stages.append(
                 nn.Sequential(*[
-                    HorNetBlock(dims[i], orders[i], stage_mixers[i], stage_gf_sizes[i],
-                                dpr[cursor + j], layer_scale_init_value)
-                    for j in range(depths[i])
+                    HorNetBlock(dims[i], orders[i], stage_mixers[i], stage_gf_sizes[i], dpr[
+                        cursor + j], layer_scale_init_value) for j in range(depths[i])
                 ]))
             cursor += depths[i]
 

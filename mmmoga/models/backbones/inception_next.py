@@ -114,14 +114,8 @@ class InceptionNeXtBlock(nn.Module):
 class InceptionNeXtStage(nn.Module):
     """``downsample`` (Identity for the first stage, else BN + conv 2x2 s2) then ``blocks``."""
 
-    def __init__(self,
-                 in_channels: int,
-                 channels: int,
-                 depth: int,
-                 downsample: bool,
-                 drop_path_rates: Sequence[float],
-                 norm_cfg: dict,
-                 **block_kwargs):
+    def __init__(self, in_channels: int, channels: int, depth: int, downsample: bool,
+                 drop_path_rates: Sequence[float], norm_cfg: dict, **block_kwargs):
         super().__init__()
         if downsample:
             self.downsample = nn.Sequential(
@@ -250,6 +244,7 @@ class InceptionNeXt(BaseBackbone):
             build_norm_layer(norm_cfg, dims[0])[1],
         )
         # explicit CPU device: the rates are python floats also when building under a meta device
+        self.check_drop_path_rate(drop_path_rate)
         dpr = torch.linspace(0, drop_path_rate, sum(depths), device='cpu').split(depths)
         self.stages = nn.ModuleList([
             InceptionNeXtStage(

@@ -1,6 +1,7 @@
 """MogaNet: Multi-order Gated Aggregation Network.
 
-Paper: `MogaNet: Multi-order Gated Aggregation Network <https://arxiv.org/abs/2211.03295>`_ (ICLR 2024).
+Paper: `MogaNet: Multi-order Gated Aggregation Network
+<https://arxiv.org/abs/2211.03295>`_ (ICLR 2024).
 Official code and weights: https://github.com/Westlake-AI/MogaNet
 
 State-dict keys follow the official ``models/moganet.py`` (``patch_embed{i}``, ``blocks{i}.{j}``,
@@ -35,14 +36,26 @@ class MultiOrderDWConv(nn.Module):
         self.split_2 = int(channel_split[2] / total * channels)
         self.split_0 = channels - self.split_1 - self.split_2
         self.DW_conv0 = nn.Conv2d(
-            channels, channels, 5, padding=(1 + 4 * dilations[0]) // 2, groups=channels,
+            channels,
+            channels,
+            5,
+            padding=(1 + 4 * dilations[0]) // 2,
+            groups=channels,
             dilation=dilations[0])
         self.DW_conv1 = nn.Conv2d(
-            self.split_1, self.split_1, 5, padding=(1 + 4 * dilations[1]) // 2,
-            groups=self.split_1, dilation=dilations[1])
+            self.split_1,
+            self.split_1,
+            5,
+            padding=(1 + 4 * dilations[1]) // 2,
+            groups=self.split_1,
+            dilation=dilations[1])
         self.DW_conv2 = nn.Conv2d(
-            self.split_2, self.split_2, 7, padding=(1 + 6 * dilations[2]) // 2,
-            groups=self.split_2, dilation=dilations[2])
+            self.split_2,
+            self.split_2,
+            7,
+            padding=(1 + 6 * dilations[2]) // 2,
+            groups=self.split_2,
+            dilation=dilations[2])
         self.PW_conv = nn.Conv2d(channels, channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -55,10 +68,20 @@ class MultiOrderDWConv(nn.Module):
 
 class MultiOrderGatedAggregation(nn.Module):
     """Spatial aggregation (Moga): feature decomposition, then SiLU(gate) * SiLU(multi-order value),
-    projected back and added to the (normalised) input."""
+    projected back and added to the (normalised) input.
 
-    def __init__(self, channels: int):
+    ``force_fp32=True`` is the official ``attn_force_fp32``: the gating product and ``proj_2`` run
+    in fp32 with autocast switched off (for mixed-precision training; the weights must be fp32, as
+    under autocast). As released, the activated gate and value are activated a second time on
+    that path, so it computes ``proj_2(SiLU(SiLU(g)) * SiLU(SiLU(v)))``: a different function, not
+    only a different precision. Released weights were trained with ``False``; never switch the
+    option between training and evaluation. Unlike the official code (CUDA autocast only),
+    autocast is switched off for the input's device type, so the option also holds on CPU.
+    """
+
+    def __init__(self, channels: int, force_fp32: bool = False):
         super().__init__()
+        self.force_fp32 = force_fp32
         self.proj_1 = nn.Conv2d(channels, channels, 1)
         self.gate = nn.Conv2d(channels, channels, 1)
         self.value = MultiOrderDWConv(channels)
@@ -69,8 +92,16 @@ class MultiOrderGatedAggregation(nn.Module):
         shortcut = x
         x = self.proj_1(x)
         x = F.silu(x + self.sigma(x - F.adaptive_avg_pool2d(x, 1)))
+        if self.force_fp32:
+            return self.forward_gating_fp32(F.silu(self.gate(x)), F.silu(self.value(x))) + shortcut
         x = F.silu(self.gate(x)) * F.silu(self.value(x))
         return self.proj_2(x) + shortcut
+
+    def forward_gating_fp32(self, gate: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+        """``proj_2(SiLU(gate) * SiLU(value))`` in fp32, autocast off (the official double
+        activation: the caller passes activated tensors)."""
+        with torch.autocast(gate.device.type, enabled=False):
+            return self.proj_2(F.silu(gate.float()) * F.silu(value.float()))
 
 
 class ChannelAggregationFFN(nn.Module):
@@ -80,8 +111,8 @@ class ChannelAggregationFFN(nn.Module):
     def __init__(self, channels: int, hidden_channels: int, drop_rate: float = 0.):
         super().__init__()
         self.fc1 = nn.Conv2d(channels, hidden_channels, 1)
-        self.dwconv = nn.Conv2d(hidden_channels, hidden_channels, 3, padding=1,
-                                groups=hidden_channels)
+        self.dwconv = nn.Conv2d(
+            hidden_channels, hidden_channels, 3, padding=1, groups=hidden_channels)
         self.fc2 = nn.Conv2d(hidden_channels, channels, 1)
         self.drop = nn.Dropout(drop_rate)
         self.decompose = nn.Conv2d(hidden_channels, 1, 1)
@@ -102,11 +133,12 @@ class MogaBlock(nn.Module):
                  drop_rate: float = 0.,
                  drop_path_rate: float = 0.,
                  init_value: float = 1e-5,
-                 norm_cfg: Optional[dict] = None):
+                 norm_cfg: Optional[dict] = None,
+                 attn_force_fp32: bool = False):
         super().__init__()
         norm_cfg = norm_cfg or dict(type='BN')
         self.norm1 = build_norm_layer(norm_cfg, channels)[1]
-        self.attn = MultiOrderGatedAggregation(channels)
+        self.attn = MultiOrderGatedAggregation(channels, attn_force_fp32)
         self.norm2 = build_norm_layer(norm_cfg, channels)[1]
         self.mlp = ChannelAggregationFFN(channels, int(channels * ffn_ratio), drop_rate)
         self.layer_scale_1 = nn.Parameter(init_value * torch.ones((1, channels, 1, 1)))
@@ -169,7 +201,11 @@ class MogaNet(BaseBackbone):
         drop_path_rate: stochastic depth, rising linearly over all blocks.
         init_value: layer-scale initial value.
         norm_cfg: norm of the stem, downsamplers, blocks and stage outputs (official: BN).
+        attn_force_fp32: the official option: gating in fp32 with autocast off, and, as released,
+            SiLU applied twice to gate and value on that path (a different function; see
+            :class:`MultiOrderGatedAggregation`). Released weights use False.
         init_cfg: ``dict(type='Pretrained', checkpoint=<url or path>)`` loads an official release.
+            Without it, weights get the official init (see :meth:`_init_weights`).
     """
     arch_zoo = {
         **dict.fromkeys(['xt', 'xtiny', 'x-tiny'], dict(
@@ -198,7 +234,8 @@ class MogaNet(BaseBackbone):
                  drop_path_rate: float = 0.,
                  init_value: float = 1e-5,
                  norm_cfg: Optional[dict] = None,
-                 init_cfg: Union[dict, List[dict], None] = None):
+                 init_cfg: Union[dict, List[dict], None] = None,
+                 attn_force_fp32: bool = False):
         super().__init__(out_indices, frozen_stages, norm_eval, init_cfg)
         self.arch_settings = self.parse_arch(arch)
         self.embed_dims = self.arch_settings['embed_dims']
@@ -206,6 +243,7 @@ class MogaNet(BaseBackbone):
         self.with_cp = with_cp
         norm_cfg = norm_cfg or dict(type='BN')
 
+        self.check_drop_path_rate(drop_path_rate)
         dpr = torch.linspace(0, drop_path_rate, sum(depths), device='cpu').tolist()
         cursor = 0
         for i, (dims, depth) in enumerate(zip(self.embed_dims, depths)):
@@ -215,13 +253,31 @@ class MogaNet(BaseBackbone):
                 patch_embed = ConvPatchEmbed(self.embed_dims[i - 1], dims, norm_cfg)
             blocks = nn.ModuleList([
                 MogaBlock(dims, self.arch_settings['ffn_ratios'][i], drop_rate, dpr[cursor + j],
-                          init_value, norm_cfg) for j in range(depth)
+                          init_value, norm_cfg, attn_force_fp32) for j in range(depth)
             ])
             cursor += depth
             self.add_module(f'patch_embed{i + 1}', patch_embed)
             self.add_module(f'blocks{i + 1}', blocks)
             self.add_module(f'norm{i + 1}', build_norm_layer(norm_cfg, dims)[1])
+        self.apply(self._init_weights)
         self._freeze_stages()
+
+    @staticmethod
+    def _init_weights(m: nn.Module) -> None:
+        """The official init (``MogaNet._init_weights``): Conv2d weights normal with std
+        ``sqrt(2 / fan_out)``, ``fan_out = k_h * k_w * out_channels // groups``; Linear weights
+        truncated normal (std .02); zero biases. Norms keep weight 1, bias 0 (PyTorch's
+        default, as the official init sets), layer scales and the ``sigma`` scales their
+        constructor values (``init_value``, 1e-5)."""
+        if isinstance(m, nn.Conv2d):
+            fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels // m.groups
+            nn.init.normal_(m.weight, 0, (2.0 / fan_out)**0.5)
+        elif isinstance(m, nn.Linear):
+            nn.init.trunc_normal_(m.weight, std=.02)
+        else:
+            return
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
 
     def stage_modules(self, index: int) -> List[nn.Module]:
         return [getattr(self, f'{name}{index + 1}') for name in ('patch_embed', 'blocks', 'norm')]

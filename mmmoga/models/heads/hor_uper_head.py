@@ -19,7 +19,8 @@ __all__ = ['HorUPerHead']
 @register_model()
 class HorUPerHead(UPerHead):
     """:class:`~mmseg.models.decode_heads.UPerHead` whose ``fpn_bottleneck`` (a 3x3 ConvModule on
-    the concatenated ``len(in_channels) * channels`` maps) is a :class:`GnConvModule` to ``channels``.
+    the concatenated ``len(in_channels) * channels`` maps) is a :class:`GnConvModule` to
+    ``channels``.
 
     The PPM, its ``bottleneck``, the lateral 1x1 and the ``fpn_convs`` 3x3 convs are UPerHead's.
     The head's ``norm_cfg`` (``bn``) and ``act_cfg`` follow the gnConv, as in the official
@@ -43,5 +44,8 @@ class HorUPerHead(UPerHead):
             gnconv_cfg = dict(mixer='dw', kernel_size=7, order=2, proj_out=True)
         self.gnconv_cfg = parse_gnconv_cfg(gnconv_cfg)
         self.fpn_bottleneck = GnConvModule(
-            len(self.in_channels) * self.channels, self.channels, norm_cfg=self.norm_cfg,
-            act_cfg=self.act_cfg, **self.gnconv_cfg)
+            len(self.in_channels) * self.channels,
+            self.channels,
+            norm_cfg=self.norm_cfg,
+            act_cfg=self.act_cfg,
+            **self.gnconv_cfg)

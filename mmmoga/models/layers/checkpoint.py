@@ -29,5 +29,7 @@ def _batchnorm_stats_frozen(module: nn.Module):
 def checkpoint_block(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Run ``block(x)`` with non-reentrant activation checkpointing (same outputs and gradients)."""
     return checkpoint(
-        block, x, use_reentrant=False,
+        block,
+        x,
+        use_reentrant=False,
         context_fn=lambda: (nullcontext(), _batchnorm_stats_frozen(block)))

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from mmcv.cnn import build_activation_layer, build_norm_layer
 from torch import nn
 
+from .dft import global_filter_dft
 from .norm import LayerNorm2d
 
 __all__ = [
@@ -52,6 +53,10 @@ class GlobalLocalFilter(nn.Module):
     dtype of its input (under autocast, the channel interleave then promotes both halves to the
     wider dtype, as the official ``torch.cat`` does).
 
+    ``fft_as_matmul = True`` (set by the ONNX export, off by default) computes the Fourier part with
+    real DFT matrix products (:func:`~mmmoga.models.layers.dft.global_filter_dft`) instead of
+    ``torch.fft``, which exporters cannot translate; the result is the same up to fp32 rounding.
+
     Args:
         channels: input and output channels (even).
         h: height of the stored global filter (the rfft grid height, i.e. the feature height it
@@ -59,6 +64,8 @@ class GlobalLocalFilter(nn.Module):
         w: width of the stored global filter (``W // 2 + 1`` of that feature). Defaults to 8.
         kernel_size: kernel of the local depth-wise conv. Defaults to 3.
     """
+
+    fft_as_matmul = False
 
     def __init__(self, channels: int, h: int = 14, w: int = 8, kernel_size: int = 3):
         super().__init__()
@@ -79,6 +86,8 @@ class GlobalLocalFilter(nn.Module):
             torch.autocast(device_type, enabled=False)
             if torch.amp.is_autocast_available(device_type) else nullcontext())
         with no_autocast:
+            if self.fft_as_matmul:
+                return global_filter_dft(x.float(), self.complex_weight.float()).to(x.dtype)
             freq = torch.fft.rfft2(x.float(), dim=(2, 3), norm='ortho')
             weight = resize_complex_weight(self.complex_weight.float(), freq.shape[2:4])
             freq = freq * torch.view_as_complex(weight.contiguous())
@@ -162,7 +171,10 @@ class GnConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         p, q = torch.split(self.proj_in(x), (self.dims[0], sum(self.dims)), dim=1)
-        gates = torch.split(self.dwconv(q) * self.scale, self.dims, dim=1)
+        q = self.dwconv(q)
+        if self.scale != 1:  # 1 in HorFPN, and after fuse_for_inference folded it into the mixer
+            q = q * self.scale
+        gates = torch.split(q, self.dims, dim=1)
         x = p * gates[0]
         for pw, gate in zip(self.pws, gates[1:]):
             x = pw(x) * gate
@@ -232,9 +244,16 @@ class GnConvModule(GnConv):
                  act_cfg: Optional[dict] = None):
         width = out_channels * dim_ratio
         super().__init__(
-            in_channels, width, order, mixer=mixer, kernel_size=kernel_size,
-            gf_size=tuple(gf_size), scale=1.0, proj_out=proj_out,
-            out_channels=out_channels if proj_out else None, gf_kernel_size=gf_kernel_size)
+            in_channels,
+            width,
+            order,
+            mixer=mixer,
+            kernel_size=kernel_size,
+            gf_size=tuple(gf_size),
+            scale=1.0,
+            proj_out=proj_out,
+            out_channels=out_channels if proj_out else None,
+            gf_kernel_size=gf_kernel_size)
         if not proj_out and width != out_channels:
             raise ValueError(f'dim_ratio {dim_ratio} != 1 needs proj_out=True')
         self.norm_name = None

@@ -64,7 +64,6 @@ class HorFPN(FPN):
         num_levels = self.backbone_end_level - self.start_level
         for i, conv in enumerate(self.fpn_convs):
             gnconv = GnConvModule(
-                out_channels, out_channels, norm_cfg=norm_cfg, act_cfg=act_cfg,
-                **self.gnconv_cfg)
+                out_channels, out_channels, norm_cfg=norm_cfg, act_cfg=act_cfg, **self.gnconv_cfg)
             # levels: replace the 3x3 conv; extra levels: keep FPN's 3x3 s2 conv, then gnConv
             self.fpn_convs[i] = gnconv if i < num_levels else nn.Sequential(conv, gnconv)

@@ -1,0 +1,14 @@
+# Cascade Mask R-CNN 3x, GIoU 4conv1f heads | Conv2Former-B (ImageNet-1K) | COCO | 8 GPUs x 2
+# paper (Table 8): 52.8 box AP, 45.6 mask AP (no params / FLOPs given); drop path 0.9 (Table 12)
+# recipe: ConvNeXt's (see _base_/cascade_mask_rcnn_conv2former_3x.py); layer decay num_layers 12
+# weights: Baidu Netdisk only -> pretrained/conv2former_b_1k.pth (see the base for how to get it)
+_base_ = './_base_/cascade_mask_rcnn_conv2former_3x.py'
+
+model = dict(
+    backbone=dict(
+        arch='b',
+        drop_path_rate=0.9,
+        init_cfg=dict(type='Pretrained', checkpoint='pretrained/conv2former_b_1k.pth')),
+    neck=dict(in_channels=[96, 192, 384, 768]))
+
+optim_wrapper = dict(paramwise_cfg=dict(num_layers=12))

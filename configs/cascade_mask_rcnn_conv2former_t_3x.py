@@ -1,0 +1,12 @@
+# Cascade Mask R-CNN 3x, GIoU 4conv1f heads | Conv2Former-T (ImageNet-1K) | COCO | 8 GPUs x 2
+# paper (Table 8): 51.4 box AP, 44.5 mask AP (no params / FLOPs given); drop path 0.2 (Table 12)
+# recipe: ConvNeXt's (see _base_/cascade_mask_rcnn_conv2former_3x.py); layer decay num_layers 6
+# weights: Baidu Netdisk only -> pretrained/conv2former_t_1k.pth (see the base for how to get it)
+_base_ = './_base_/cascade_mask_rcnn_conv2former_3x.py'
+
+model = dict(
+    backbone=dict(
+        arch='t',
+        drop_path_rate=0.2,
+        init_cfg=dict(type='Pretrained', checkpoint='pretrained/conv2former_t_1k.pth')),
+    neck=dict(in_channels=[72, 144, 288, 576]))

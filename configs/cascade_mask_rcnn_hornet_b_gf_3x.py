@@ -1,0 +1,21 @@
+# Cascade Mask R-CNN 3x, GIoU 4conv1f heads | HorNet-B GF (ImageNet-1K) | COCO |
+# 8 GPUs x 2 images
+# paper (Table 2): 146M params, 965G FLOPs at 1280x800, 54.0 box AP, 46.9 mask AP
+# recipe: official cascade_mask_rcnn_hornet_base_gf_3x_coco_in1k
+# (see _base_/cascade_mask_rcnn_hornet_3x.py)
+# GF filters stored at 14x8 / 7x4 (stages 3 / 4), as in the official config
+# backbone weights: the official det/seg "Pretrained Model" release (ImageNet-1K)
+_base_ = './_base_/cascade_mask_rcnn_hornet_3x.py'
+
+model = dict(
+    backbone=dict(
+        arch='base',
+        mixer='gf',
+        gf_sizes=((14, 8), (7, 4)),
+        drop_path_rate=0.7,
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='https://cloud.tsinghua.edu.cn/f/6c84935e63b547f383fb/?dl=1')),
+    neck=dict(in_channels=[128, 256, 512, 1024]))
+
+optim_wrapper = dict(paramwise_cfg=dict(decay_rate=0.8))

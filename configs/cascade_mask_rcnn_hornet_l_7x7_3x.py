@@ -1,0 +1,19 @@
+# Cascade Mask R-CNN 3x, GIoU 4conv1f heads | HorNet-L 7x7 (ImageNet-22K) | COCO |
+# 8 GPUs x 2 images
+# paper (Table 2): 251M params, 1363G FLOPs at 1280x800, 55.4 box AP, 48.0 mask AP
+# recipe: official cascade_mask_rcnn_hornet_large_7x7_3x_coco_in22k
+# (see _base_/cascade_mask_rcnn_hornet_3x.py)
+# backbone weights: the official det/seg "Pretrained Model" release (ImageNet-22K)
+_base_ = './_base_/cascade_mask_rcnn_hornet_3x.py'
+
+model = dict(
+    backbone=dict(
+        arch='large',
+        mixer='dw',
+        drop_path_rate=0.7,
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='https://cloud.tsinghua.edu.cn/f/a76f7ce114ad4e9c8ffb/?dl=1')),
+    neck=dict(in_channels=[192, 384, 768, 1536]))
+
+optim_wrapper = dict(optimizer=dict(lr=0.0001))

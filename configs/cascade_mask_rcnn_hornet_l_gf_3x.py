@@ -1,0 +1,22 @@
+# Cascade Mask R-CNN 3x, GIoU 4conv1f heads | HorNet-L GF (ImageNet-22K) | COCO |
+# 8 GPUs x 2 images
+# paper (Table 2): 259M params, 1358G FLOPs at 1280x800, 56.0 box AP, 48.6 mask AP
+# recipe: official cascade_mask_rcnn_hornet_large_gf_3x_coco_in22k
+# (see _base_/cascade_mask_rcnn_hornet_3x.py)
+# GF filters stored at 24x13 / 12x7 (stages 3 / 4) as in the official config; the 22K
+# checkpoint's 14x8 / 7x4 filters are resized when loaded (bilinear, align_corners).
+# backbone weights: the official det/seg "Pretrained Model" release (ImageNet-22K)
+_base_ = './_base_/cascade_mask_rcnn_hornet_3x.py'
+
+model = dict(
+    backbone=dict(
+        arch='large',
+        mixer='gf',
+        gf_sizes=((24, 13), (12, 7)),
+        drop_path_rate=0.7,
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='https://cloud.tsinghua.edu.cn/f/9253bd0d50c84ab1b71e/?dl=1')),
+    neck=dict(in_channels=[192, 384, 768, 1536]))
+
+optim_wrapper = dict(optimizer=dict(lr=0.0001))

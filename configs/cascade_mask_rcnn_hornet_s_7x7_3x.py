@@ -1,0 +1,17 @@
+# Cascade Mask R-CNN 3x, GIoU 4conv1f heads | HorNet-S 7x7 (ImageNet-1K) | COCO |
+# 8 GPUs x 2 images
+# paper (Table 2): 107M params, 830G FLOPs at 1280x800, 52.7 box AP, 45.6 mask AP
+# recipe: official cascade_mask_rcnn_hornet_small_7x7_3x_coco_in1k
+# (see _base_/cascade_mask_rcnn_hornet_3x.py)
+# backbone weights: the official det/seg "Pretrained Model" release (ImageNet-1K)
+_base_ = './_base_/cascade_mask_rcnn_hornet_3x.py'
+
+model = dict(
+    backbone=dict(
+        arch='small',
+        mixer='dw',
+        drop_path_rate=0.6,
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='https://cloud.tsinghua.edu.cn/f/46422799db2941f7b684/?dl=1')),
+    neck=dict(in_channels=[96, 192, 384, 768]))

@@ -1,0 +1,19 @@
+# Cascade Mask R-CNN 3x, GIoU 4conv1f heads | HorNet-S GF (ImageNet-1K) | COCO |
+# 8 GPUs x 2 images
+# paper (Table 2): 108M params, 827G FLOPs at 1280x800, 53.3 box AP, 46.3 mask AP
+# recipe: official cascade_mask_rcnn_hornet_small_gf_3x_coco_in1k
+# (see _base_/cascade_mask_rcnn_hornet_3x.py)
+# GF filters stored at 14x8 / 7x4 (stages 3 / 4), as in the official config
+# backbone weights: the official det/seg "Pretrained Model" release (ImageNet-1K)
+_base_ = './_base_/cascade_mask_rcnn_hornet_3x.py'
+
+model = dict(
+    backbone=dict(
+        arch='small',
+        mixer='gf',
+        gf_sizes=((14, 8), (7, 4)),
+        drop_path_rate=0.6,
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='https://cloud.tsinghua.edu.cn/f/8405c984bf084d2ba85a/?dl=1')),
+    neck=dict(in_channels=[96, 192, 384, 768]))

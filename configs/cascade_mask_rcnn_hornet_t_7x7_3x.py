@@ -1,0 +1,17 @@
+# Cascade Mask R-CNN 3x, GIoU 4conv1f heads | HorNet-T 7x7 (ImageNet-1K) | COCO |
+# 8 GPUs x 2 images
+# paper (Table 2): 80M params, 730G FLOPs at 1280x800, 51.7 box AP, 44.8 mask AP
+# recipe: official cascade_mask_rcnn_hornet_tiny_7x7_3x_coco_in1k
+# (see _base_/cascade_mask_rcnn_hornet_3x.py)
+# backbone weights: the official det/seg "Pretrained Model" release (ImageNet-1K)
+_base_ = './_base_/cascade_mask_rcnn_hornet_3x.py'
+
+model = dict(
+    backbone=dict(
+        arch='tiny',
+        mixer='dw',
+        drop_path_rate=0.4,
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='https://cloud.tsinghua.edu.cn/f/1ca970586c6043709a3f/?dl=1')),
+    neck=dict(in_channels=[64, 128, 256, 512]))

@@ -1,0 +1,19 @@
+# Cascade Mask R-CNN 3x, GIoU 4conv1f heads | HorNet-T GF (ImageNet-1K) | COCO |
+# 8 GPUs x 2 images
+# paper (Table 2): 80M params, 728G FLOPs at 1280x800, 52.4 box AP, 45.6 mask AP
+# recipe: official cascade_mask_rcnn_hornet_tiny_gf_3x_coco_in1k
+# (see _base_/cascade_mask_rcnn_hornet_3x.py)
+# GF filters stored at 14x8 / 7x4 (stages 3 / 4), as in the official config
+# backbone weights: the official det/seg "Pretrained Model" release (ImageNet-1K)
+_base_ = './_base_/cascade_mask_rcnn_hornet_3x.py'
+
+model = dict(
+    backbone=dict(
+        arch='tiny',
+        mixer='gf',
+        gf_sizes=((14, 8), (7, 4)),
+        drop_path_rate=0.4,
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='https://cloud.tsinghua.edu.cn/f/511faad0bde94dfcaa54/?dl=1')),
+    neck=dict(in_channels=[64, 128, 256, 512]))

@@ -1,0 +1,9 @@
+# ImageNet-1K | MogaNet-S | 224x224 | 8 GPUs x 128 images, 300 epochs
+# paper (MogaNet README / TRAINING.md): 25.3M params, 4.97G FLOPs, 83.4 top-1, evaluated
+# with the EMA weights (`state_dict_ema` of the release; mmengine loads its `state_dict`)
+# release: https://github.com/Westlake-AI/MogaNet/releases/download/moganet-in1k-weights/
+#   moganet_small_sz224_8xbs128_ep300.pth.tar
+_base_ = './_base_/imagenet_moganet.py'
+
+model = dict(backbone=dict(arch='small', drop_path_rate=0.1), head=dict(in_channels=512))
+optim_wrapper = dict(optimizer=dict(weight_decay=0.05))

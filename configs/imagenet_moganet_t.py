@@ -1,0 +1,8 @@
+# ImageNet-1K | MogaNet-T | 224x224 | 8 GPUs x 128 images, 300 epochs
+# paper (MogaNet README / TRAINING.md): 5.20M params, 1.10G FLOPs, 79.0 top-1
+# release: https://github.com/Westlake-AI/MogaNet/releases/download/moganet-in1k-weights/
+#   moganet_tiny_sz224_8xbs128_ep300.pth.tar
+_base_ = './_base_/imagenet_moganet_light.py'
+
+model = dict(backbone=dict(arch='tiny', drop_path_rate=0.1), head=dict(in_channels=256))
+optim_wrapper = dict(optimizer=dict(weight_decay=0.04))

@@ -1,0 +1,17 @@
+# Semantic FPN 40K | InceptionNeXt-T (ImageNet-1K) | ADE20K 512x512 | 8 GPUs x 4 images
+# paper (InceptionNeXt paper, Table 7): 28M params, 44G MACs at 512x512, 43.1 mIoU
+# recipe: no official code; PoolFormer's Semantic FPN settings as the paper says (40K
+# iterations, batch 32, AdamW 2e-4, poly 0.9), drop path 0.1 (paper Table 10), SyncBN
+# backbone + SyncBN stage-output norms as the maintainers say
+# (_base_/semfpn_inceptionnext_40k.py)
+_base_ = './_base_/semfpn_inceptionnext_40k.py'
+
+model = dict(
+    backbone=dict(
+        arch='tiny',
+        drop_path_rate=0.1,
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='https://github.com/sail-sg/inceptionnext/releases/download/model/'
+            'inceptionnext_tiny.pth')),
+    neck=dict(in_channels=[96, 192, 384, 768]))

@@ -1,0 +1,16 @@
+# Semantic FPN 80K | MogaNet-L (ImageNet-1K) | ADE20K 512x512 | 8 GPUs x 4 images
+# paper (MogaNet segmentation README / paper): 86.2M params, 418.7G FLOPs at 2048x512,
+# 50.2 mIoU, 63.0 mAcc (single scale)
+# recipe: the official fpn_moganet_large_80k_ade20k (see _base_/semfpn_moganet_80k.py),
+# drop path 0.3, AlignResize test
+_base_ = './_base_/semfpn_moganet_80k.py'
+
+model = dict(
+    backbone=dict(
+        arch='large',
+        drop_path_rate=0.3,
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='https://github.com/Westlake-AI/MogaNet/releases/download/'
+            'moganet-in1k-weights/moganet_large_sz224_8xbs64_ep300.pth.tar')),
+    neck=dict(in_channels=[64, 160, 320, 640]))

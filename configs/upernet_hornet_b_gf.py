@@ -1,0 +1,22 @@
+# UperNet 160K | HorNet-B GF (ImageNet-1K) | ADE20K 512x512 | 8 GPUs x 2 images  (HorNet
+# paper, Table 2)
+# paper: 50.5 mIoU, 50.9 mIoU (ms+flip), 126M params, 1171G FLOPs at 2048x512
+# recipe: the official upernet_hornet_base_gf_512_160k_ade20k (see _base_/upernet_hornet_160k.py):
+# drop path 0.5; stage-wise LR decay 0.9 over num_layers 12; global filters declared at (24, 13) /
+# (12, 7) as the official segmentation code (the ImageNet weights hold 14x8 / 7x4 and are resized on
+# load); gradient clipping max_norm 1; 512 crops: the official README lists 640 but its only config
+# trains at 512; weights: the "Pretrained Model" file of the official segmentation README
+_base_ = ['./_base_/upernet_hornet_160k.py', './_base_/ade20k_512x512.py']
+
+model = dict(
+    backbone=dict(
+        arch='base',
+        mixer='gf',
+        gf_sizes=((24, 13), (12, 7)),
+        drop_path_rate=0.5,
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='https://cloud.tsinghua.edu.cn/f/6c84935e63b547f383fb/?dl=1')),
+    decode_head=dict(in_channels=[128, 256, 512, 1024]),
+    auxiliary_head=dict(in_channels=512))
+optim_wrapper = dict(clip_grad=dict(max_norm=1, norm_type=2))

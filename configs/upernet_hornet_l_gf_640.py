@@ -1,0 +1,27 @@
+# UperNet 160K | HorNet-L GF (ImageNet-22K) | ADE20K 640x640 | 8 GPUs x 2 images  (HorNet
+# paper, Table 2)
+# paper: 55.0 mIoU, 55.2 mIoU (ms+flip), 239M params, 2465G FLOPs at 2560x640
+# recipe: the official upernet_hornet_large_gf_640_160k_ade20k (see _base_/upernet_hornet_160k.py):
+# drop path 0.4; stage-wise LR decay 0.8 over num_layers 12; global filters declared at (24, 13) /
+# (12, 7) as the official segmentation code (the ImageNet weights hold 14x8 / 7x4 and are resized on
+# load); gradient clipping max_norm 0.1; 640 crops, sliding test crop 640 stride 426; activation
+# checkpointing (official use_checkpoint=True); weights: the "Pretrained Model" file of the official
+# segmentation README
+_base_ = ['./_base_/upernet_hornet_160k.py', './_base_/ade20k_640x640.py']
+
+model = dict(
+    data_preprocessor=dict(size=(640, 640)),
+    backbone=dict(
+        arch='large',
+        mixer='gf',
+        gf_sizes=((24, 13), (12, 7)),
+        drop_path_rate=0.4,
+        with_cp=True,
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='https://cloud.tsinghua.edu.cn/f/9253bd0d50c84ab1b71e/?dl=1')),
+    decode_head=dict(in_channels=[192, 384, 768, 1536]),
+    auxiliary_head=dict(in_channels=768),
+    test_cfg=dict(crop_size=(640, 640), stride=(426, 426)))
+optim_wrapper = dict(
+    paramwise_cfg=dict(decay_rate=0.8, num_layers=12), clip_grad=dict(max_norm=0.1, norm_type=2))

@@ -1,0 +1,22 @@
+# UperNet 160K | HorNet-S GF (ImageNet-1K) | ADE20K 512x512 | 8 GPUs x 2 images  (HorNet
+# paper, Table 2)
+# paper: 50.0 mIoU, 50.5 mIoU (ms+flip), 85M params, 1027G FLOPs at 2048x512
+# recipe: the official upernet_hornet_small_gf_512_160k_ade20k (see _base_/upernet_hornet_160k.py):
+# drop path 0.3; stage-wise LR decay 0.9 over num_layers 12; global filters declared at (24, 13) /
+# (12, 7) as the official segmentation code (the ImageNet weights hold 14x8 / 7x4 and are resized on
+# load); gradient clipping max_norm 1; weights: the "Pretrained Model" file of the official
+# segmentation README
+_base_ = ['./_base_/upernet_hornet_160k.py', './_base_/ade20k_512x512.py']
+
+model = dict(
+    backbone=dict(
+        arch='small',
+        mixer='gf',
+        gf_sizes=((24, 13), (12, 7)),
+        drop_path_rate=0.3,
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='https://cloud.tsinghua.edu.cn/f/8405c984bf084d2ba85a/?dl=1')),
+    decode_head=dict(in_channels=[96, 192, 384, 768]),
+    auxiliary_head=dict(in_channels=384))
+optim_wrapper = dict(clip_grad=dict(max_norm=1, norm_type=2))

@@ -1,0 +1,23 @@
+# UperNet 160K | HorNet-T GF (ImageNet-1K) | ADE20K 512x512 | 8 GPUs x 2 images  (HorNet
+# paper, Table 2)
+# paper: 49.2 mIoU, 49.3 mIoU (ms+flip), 55M params, 924G FLOPs at 2048x512
+# recipe: the official upernet_hornet_tiny_gf_512_160k_ade20k (see _base_/upernet_hornet_160k.py):
+# drop path 0.4; stage-wise LR decay 0.9 over num_layers 6; global filters declared at (24, 13) /
+# (12, 7) as the official segmentation code (the ImageNet weights hold 14x8 / 7x4 and are resized on
+# load); gradient clipping max_norm 1; weights: the "Pretrained Model" file of the official
+# segmentation README
+_base_ = ['./_base_/upernet_hornet_160k.py', './_base_/ade20k_512x512.py']
+
+model = dict(
+    backbone=dict(
+        arch='tiny',
+        mixer='gf',
+        gf_sizes=((24, 13), (12, 7)),
+        drop_path_rate=0.4,
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='https://cloud.tsinghua.edu.cn/f/511faad0bde94dfcaa54/?dl=1')),
+    decode_head=dict(in_channels=[64, 128, 256, 512]),
+    auxiliary_head=dict(in_channels=256))
+optim_wrapper = dict(
+    paramwise_cfg=dict(decay_rate=0.9, num_layers=6), clip_grad=dict(max_norm=1, norm_type=2))

@@ -1,0 +1,18 @@
+# UperNet 160K | InceptionNeXt-S (ImageNet-1K) | ADE20K 512x512 | 8 GPUs x 2 images
+# paper (InceptionNeXt paper, Table 6): 78M params, 1020G MACs at 2048x512, 50.0 mIoU
+# (multi-scale, the maintainers say: sail-sg/inceptionnext#10)
+# recipe: no official code; Swin's UperNet settings as the paper says, drop path 0.3
+# (paper Table 10), SyncBN backbone + SyncBN stage-output norms as the maintainers say
+# (_base_/upernet_inceptionnext_160k.py)
+_base_ = ['./_base_/upernet_inceptionnext_160k.py', './_base_/ade20k_512x512.py']
+
+model = dict(
+    backbone=dict(
+        arch='small',
+        drop_path_rate=0.3,
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='https://github.com/sail-sg/inceptionnext/releases/download/model/'
+            'inceptionnext_small.pth')),
+    decode_head=dict(in_channels=[96, 192, 384, 768]),
+    auxiliary_head=dict(in_channels=384))

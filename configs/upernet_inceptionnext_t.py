@@ -1,0 +1,18 @@
+# UperNet 160K | InceptionNeXt-T (ImageNet-1K) | ADE20K 512x512 | 8 GPUs x 2 images
+# paper (InceptionNeXt paper, Table 6): 56M params, 933G MACs at 2048x512, 47.9 mIoU
+# (multi-scale, the maintainers say: sail-sg/inceptionnext#10)
+# recipe: no official code; Swin's UperNet settings as the paper says, drop path 0.2
+# (paper Table 10), SyncBN backbone + SyncBN stage-output norms as the maintainers say
+# (_base_/upernet_inceptionnext_160k.py)
+_base_ = ['./_base_/upernet_inceptionnext_160k.py', './_base_/ade20k_512x512.py']
+
+model = dict(
+    backbone=dict(
+        arch='tiny',
+        drop_path_rate=0.2,
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='https://github.com/sail-sg/inceptionnext/releases/download/model/'
+            'inceptionnext_tiny.pth')),
+    decode_head=dict(in_channels=[96, 192, 384, 768]),
+    auxiliary_head=dict(in_channels=384))

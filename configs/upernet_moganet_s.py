@@ -1,0 +1,17 @@
+# UperNet 160K | MogaNet-S (ImageNet-1K) | ADE20K 512x512 | 8 GPUs x 2 images
+# paper (MogaNet segmentation README / paper): 55.3M params, 946.4G FLOPs at 2048x512,
+# 49.2 mIoU, 61.6 mAcc (single scale)
+# recipe: the official upernet_moganet_small_512x512_160k_ade20k (see
+# _base_/upernet_moganet_160k.py), drop path 0.1, AlignResize test
+_base_ = ['./_base_/upernet_moganet_160k.py', './_base_/ade20k_512x512_alignresize.py']
+
+model = dict(
+    backbone=dict(
+        arch='small',
+        drop_path_rate=0.1,
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='https://github.com/Westlake-AI/MogaNet/releases/download/'
+            'moganet-in1k-weights/moganet_small_sz224_8xbs128_ep300.pth.tar')),
+    decode_head=dict(in_channels=[64, 128, 320, 512]),
+    auxiliary_head=dict(in_channels=320))

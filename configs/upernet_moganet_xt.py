@@ -1,0 +1,17 @@
+# UperNet 160K | MogaNet-XT (ImageNet-1K) | ADE20K 512x512 | 8 GPUs x 2 images
+# paper (MogaNet segmentation README / paper): 30.4M params, 855.7G FLOPs at 2048x512,
+# 42.2 mIoU, 55.1 mAcc (single scale)
+# recipe: the official upernet_moganet_xtiny_512x512_160k_ade20k (see
+# _base_/upernet_moganet_160k.py), drop path 0.05, AlignResize test
+_base_ = ['./_base_/upernet_moganet_160k.py', './_base_/ade20k_512x512_alignresize.py']
+
+model = dict(
+    backbone=dict(
+        arch='xtiny',
+        drop_path_rate=0.05,
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='https://github.com/Westlake-AI/MogaNet/releases/download/'
+            'moganet-in1k-weights/moganet_xtiny_sz224_8xbs128_ep300.pth.tar')),
+    decode_head=dict(in_channels=[32, 64, 96, 192]),
+    auxiliary_head=dict(in_channels=96))

@@ -1,0 +1,56 @@
+"""Backbone benchmark: the model table, the measurements and the report behind
+``tools/analysis/benchmark_backbones.py``.
+
+What is measured:
+
+* every model is a *backbone* returning all four stage outputs (dense mode: the layout detectors and
+  segmentors use), unless its name ends in ``-cls`` (classification trunk: the pooled pre-logits);
+* inference: ``model.eval()`` under ``torch.no_grad()``;
+* train step: ``model.train()``, forward, loss = sum over the outputs of ``output.float().mean()``,
+  backward, a plain SGD step (lr 1e-4, no momentum, so no optimizer state) and
+  ``zero_grad(set_to_none=True)``;
+* bf16: ``torch.autocast(device, dtype=torch.bfloat16)`` around the forward (weights stay fp32);
+  channels_last: model and input converted with ``memory_format=torch.channels_last``;
+* ``with_cp`` only changes the training step (every backbone here skips checkpointing without
+  grad), so the inference columns of a ``with_cp`` row are left empty when the same row without
+  ``with_cp`` is in the run;
+* throughput = batch x iters / wall time of ``--iters`` steps after ``--warmup`` steps (CUDA is
+  synchronised around the timed loop); each measurement builds a fresh model (seed 0).
+
+Peak memory: the extra memory over the resting state (model on the device, input batch allocated,
+optimizer built, no gradients: they are set to None after every step), over the timed steps (the
+warmup steps come first, so one-time allocations such as library initialisation, oneDNN caches or
+cuDNN autotuning are not counted; with ``--warmup 0`` they are):
+
+* CUDA: ``torch.cuda.max_memory_allocated() - torch.cuda.memory_allocated()`` taken before the
+  first timed step (tensors the caching allocator handed out; its reserved-but-free cache is not
+  counted);
+* CPU: the growth of the process's peak resident set size (``VmHWM`` of ``/proc/self/status``,
+  reset through ``/proc/self/clear_refs`` just before the first timed step; where that is not
+  possible, the maximum RSS sampled by a ``psutil`` thread every millisecond) over the RSS at that
+  moment, taken after ``gc.collect()`` and glibc's ``malloc_trim(0)``. By default every CPU
+  measurement runs in a fresh subprocess, so memory left over from another model cannot hide the
+  growth. It counts activations kept for backward, gradients, temporaries, oneDNN/OpenMP
+  workspaces and heap fragmentation: a resident-memory figure, coarser than the CUDA one and not
+  comparable to it (compare CPU figures with CPU figures of the same run).
+
+For a train step the peak therefore includes the gradients (as many bytes as the trainable
+parameters in fp32).
+
+FLOPs are multiply-accumulates counted by ``mmengine.analysis`` on CPU in fp32; FFTs (HorNet
+``-gf``) are not counted.
+"""
+from .measure import (PeakMemory, check_same_output, count_complexity, measure,
+                      release_freed_memory, run_measurement, worker_main)
+from .report import (CP_CHOICES, DTYPES, ISOLATE_CHOICES, MEMORY_FORMATS, MODES, cp_summary_line,
+                     describe_environment, format_markdown, format_plain, list_models, notes_text,
+                     run_benchmark, table_rows)
+from .zoo import FAMILY_LABELS, MODEL_ZOO, TRANSFERS, Entry, build_model, default_peer
+
+__all__ = [
+    'CP_CHOICES', 'DTYPES', 'Entry', 'FAMILY_LABELS', 'ISOLATE_CHOICES', 'MEMORY_FORMATS',
+    'MODEL_ZOO', 'MODES', 'PeakMemory', 'TRANSFERS', 'build_model', 'check_same_output',
+    'count_complexity', 'cp_summary_line', 'default_peer', 'describe_environment',
+    'format_markdown', 'format_plain', 'list_models', 'measure', 'notes_text',
+    'release_freed_memory', 'run_benchmark', 'run_measurement', 'table_rows', 'worker_main'
+]

@@ -1,0 +1,340 @@
+"""Measurements of the benchmark: throughput and peak memory of one setting (optionally in a fresh
+interpreter), parameters and FLOPs, and the identical-output check of ours against a peer.
+
+What is measured, and how: see :mod:`mmmoga.benchmark`.
+"""
+import contextlib
+import gc
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from typing import List, Optional, Sequence
+
+import torch
+
+from .zoo import MODEL_ZOO, REPO_ROOT, TRANSFERS, build_model
+
+RESULT_TAG = 'BENCH_RESULT '
+#: what a fresh interpreter runs for an isolated measurement (``argv[1]``: the spec as JSON)
+WORKER_CODE = ('import sys; from mmmoga.benchmark.measure import worker_main; '
+               'worker_main(sys.argv[1])')
+
+
+def _read_status_kb(field: str) -> Optional[int]:
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith(field + ':'):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+class PeakMemory:
+    """Peak memory above the state at :meth:`start` (see the module docstring)."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.method = None
+        self._sampler = None
+        self._stop = threading.Event()
+        self._max_rss = 0
+
+    def _rss(self) -> int:
+        import psutil
+        return psutil.Process().memory_info().rss
+
+    def start(self) -> None:
+        if self.device.type == 'cuda':
+            torch.cuda.synchronize(self.device)
+            self.method = 'cuda max_memory_allocated'
+            self.baseline = torch.cuda.memory_allocated(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            return
+        gc.collect()
+        self.baseline = self._rss()
+        try:
+            with open('/proc/self/clear_refs', 'w') as f:
+                f.write('5')  # reset VmHWM (the peak RSS) to the current RSS (Linux >= 4.0)
+            if _read_status_kb('VmHWM') is None:
+                raise OSError('no VmHWM')
+            self.method = 'VmHWM'
+            self.baseline = min(self.baseline, _read_status_kb('VmRSS') or self.baseline)
+        except OSError:
+            self.method = 'psutil sampling (1 ms)'
+            self._max_rss = self.baseline
+            self._sampler = threading.Thread(target=self._sample, daemon=True)
+            self._sampler.start()
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self._max_rss = max(self._max_rss, self._rss())
+            time.sleep(0.001)
+
+    def stop(self) -> int:
+        """Return the peak in bytes above the baseline."""
+        if self.device.type == 'cuda':
+            torch.cuda.synchronize(self.device)
+            return torch.cuda.max_memory_allocated(self.device) - self.baseline
+        if self._sampler is not None:
+            self._stop.set()
+            self._sampler.join()
+            return max(0, max(self._max_rss, self._rss()) - self.baseline)
+        return max(0, _read_status_kb('VmHWM') - self.baseline)
+
+
+# ---------------------------------------------------------------------------------- measurements
+
+
+def release_freed_memory() -> None:
+    """Collect garbage and hand the heap memory glibc keeps after ``free`` back to the OS, so that
+    the RSS before the timed steps is what is really in use (no-op without glibc)."""
+    gc.collect()
+    try:
+        import ctypes
+        ctypes.CDLL('libc.so.6').malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _outputs(out) -> List[torch.Tensor]:
+    if isinstance(out, torch.Tensor):
+        return [out]
+    if isinstance(out, dict):
+        return list(out.values())
+    return list(out)
+
+
+def measure(spec: dict) -> dict:
+    """One measurement: ``spec`` holds model, mode, batch, size, dtype, memory_format, with_cp,
+    iters, warmup, device, threads, and optionally ``fuse`` (inference only:
+    :func:`~mmmoga.models.fuse_for_inference` first) and ``compile`` (``torch.compile`` with the
+    default mode; the first step, which compiles, is timed on its own as ``compile_s`` and comes
+    before the warmup steps). Returns throughput (images/s), time per step and peak memory."""
+    if spec.get('threads'):
+        torch.set_num_threads(spec['threads'])
+    device = torch.device(spec['device'])
+    if device.type == 'cuda':
+        torch.backends.cudnn.benchmark = True
+    train = spec['mode'] == 'train'
+    channels_last = spec['memory_format'] == 'channels_last'
+    torch.manual_seed(0)
+    model = build_model(spec['model'], spec['with_cp'], train).to(device)
+    if spec.get('fuse'):
+        if train:
+            raise ValueError('fuse=True is for inference only (mode infer)')
+        from mmmoga.models import fuse_for_inference
+        fuse_for_inference(model)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    x = torch.randn(spec['batch'], 3, spec['size'], spec['size'], device=device)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    optimizer = None
+    if train:
+        params = [p for p in model.parameters() if p.requires_grad]
+        optimizer = torch.optim.SGD(params, lr=1e-4, momentum=0)
+    if spec['dtype'] == 'bf16':
+        autocast = torch.autocast(device.type, dtype=torch.bfloat16)
+    else:
+        autocast = contextlib.nullcontext()
+    forward = torch.compile(model) if spec.get('compile') else model
+
+    def step() -> None:
+        if not train:
+            with torch.no_grad(), autocast:
+                forward(x)
+            return
+        with autocast:
+            outs = _outputs(forward(x))
+        loss = sum(o.float().mean() for o in outs)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    def sync() -> None:
+        if device.type == 'cuda':
+            torch.cuda.synchronize(device)
+
+    compile_s = None
+    if spec.get('compile'):
+        start = time.perf_counter()
+        step()
+        sync()
+        compile_s = time.perf_counter() - start
+    for _ in range(spec['warmup']):
+        step()
+    sync()
+    if device.type == 'cpu':
+        release_freed_memory()
+    probe = PeakMemory(device)
+    probe.start()
+    start = time.perf_counter()
+    for _ in range(spec['iters']):
+        step()
+    sync()
+    elapsed = time.perf_counter() - start
+    peak = probe.stop()
+    result = dict(
+        images_per_s=spec['batch'] * spec['iters'] / elapsed if spec['iters'] else None,
+        ms_per_step=1000 * elapsed / spec['iters'] if spec['iters'] else None,
+        peak_mb=peak / 2**20,
+        memory_method=probe.method,
+        baseline_mb=probe.baseline / 2**20)
+    if compile_s is not None:
+        result['compile_s'] = compile_s
+    model = forward = optimizer = x = None  # free them before the next measurement
+    gc.collect()
+    if device.type == 'cuda':
+        torch.cuda.empty_cache()
+    return result
+
+
+def run_measurement(spec: dict, isolate: bool, timeout: Optional[float] = None) -> dict:
+    """Run :func:`measure` here, or in a fresh interpreter (``isolate``); errors become
+    ``{'error': message}`` so one failing model does not end the run."""
+    if not isolate:
+        try:
+            return measure(spec)
+        except Exception as error:  # noqa: BLE001 (reported in the table)
+            result = dict(error=f'{type(error).__name__}: {error}'.splitlines()[0][:300])
+        # out of the except block: the traceback no longer holds the model and its tensors
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        return result
+    command = [sys.executable, '-c', WORKER_CODE, json.dumps(spec)]
+    env = dict(os.environ)
+    env['PYTHONPATH'] = REPO_ROOT + os.pathsep + env.get('PYTHONPATH', '')
+    if spec.get('threads'):
+        env['OMP_NUM_THREADS'] = str(spec['threads'])
+    try:
+        proc = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO_ROOT)
+    except subprocess.TimeoutExpired:
+        return dict(error=f'timed out after {timeout} s')
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith(RESULT_TAG):
+            return json.loads(line[len(RESULT_TAG):])
+    tail = (proc.stderr.strip().splitlines() or [''])[-1]
+    return dict(error=f'worker exited with {proc.returncode}: {tail}'[:300])
+
+
+def worker_main(spec_json: str) -> None:
+    spec = json.loads(spec_json)
+    try:
+        result = measure(spec)
+    except Exception as error:  # noqa: BLE001
+        result = dict(error=f'{type(error).__name__}: {error}'.splitlines()[0][:300])
+    print(RESULT_TAG + json.dumps(result), flush=True)
+
+
+def count_complexity(name: str, sizes: Sequence[int]) -> dict:
+    """Parameters and FLOPs (MACs, mmengine counter, one image, fp32, CPU) at each size."""
+    import logging
+
+    from mmengine.analysis import FlopAnalyzer
+    from mmengine.logging import MMLogger
+    torch.manual_seed(0)
+    model = build_model(name)
+    info = dict(params=sum(p.numel() for p in model.parameters()), flops={})
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # the counter warns about every op it skips
+    try:
+        for size in sizes:
+            with torch.no_grad():
+                analyzer = FlopAnalyzer(model, (torch.zeros(1, 3, size, size), ))
+                analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+                info['flops'][size] = analyzer.total()
+    except Exception as error:  # noqa: BLE001
+        info['flops_error'] = f'{type(error).__name__}: {error}'.splitlines()[0][:300]
+    finally:
+        logger.setLevel(level)
+    return info
+
+
+@torch.no_grad()
+def check_same_output(ours: str, peer: str, size: int) -> dict:
+    """Give ``ours`` the weights of ``peer`` and compare their outputs (fp32, CPU, eval, batch
+    1)."""
+    layout = MODEL_ZOO[ours].weights
+    if layout is None or layout != MODEL_ZOO[peer].weights or layout not in TRANSFERS:
+        return dict(
+            checked=False,
+            note='outputs not compared (no weight mapping between the two; '
+            'for different architectures such as InceptionNeXt vs ConvNeXt that is '
+            'expected)')
+    try:
+        torch.manual_seed(0)
+        peer_model = build_model(peer)
+        our_model = build_model(ours)
+        TRANSFERS[layout](peer_model, our_model)
+        x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(0))
+        expected, actual = _outputs(peer_model(x)), _outputs(our_model(x))
+    except Exception as error:  # noqa: BLE001
+        return dict(checked=False, note=f'check failed: {type(error).__name__}: {error}'[:300])
+    if [e.shape for e in expected] != [a.shape for a in actual]:
+        return dict(checked=True, same=False, note='output shapes differ')
+    diff = max((e - a).abs().max().item() for e, a in zip(expected, actual))
+    scale = max(e.abs().max().item() for e in expected)
+    return dict(
+        checked=True,
+        same=diff <= 1e-4 * max(scale, 1.0),
+        max_abs_diff=diff,
+        max_abs_output=scale,
+        note=f'max |ours - peer| = {diff:.2e} (outputs up to '
+        f'{scale:.2e}) with the peer\'s weights, fp32, {size}x{size}')
+
+
+def _relative_error(outs: List[torch.Tensor], refs: List[torch.Tensor]) -> float:
+    return max(
+        ((o.float() - r.float()).abs().max() / r.float().abs().max().clamp_min(1e-12)).item()
+        for o, r in zip(outs, refs))
+
+
+@torch.no_grad()
+def check_variant_output(name: str, size: int, variant: str) -> dict:
+    """Max relative difference of the ``'fused'`` or ``'compiled'`` model against the plain one
+    (same weights, eval, fp32, CPU, batch 2, ``size`` x ``size``)."""
+    try:
+        torch.manual_seed(0)
+        model = build_model(name)
+        x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
+        refs = _outputs(model(x))
+        if variant == 'fused':
+            from mmmoga.models import fuse_for_inference
+            fuse_for_inference(model)
+            outs = _outputs(model(x))
+        elif variant == 'compiled':
+            outs = _outputs(torch.compile(model)(x))
+        else:
+            raise ValueError(f"variant must be 'fused' or 'compiled', got {variant!r}")
+    except Exception as error:  # noqa: BLE001 (reported in the notes)
+        return dict(model=name, variant=variant, error=f'{type(error).__name__}: {error}'[:300])
+    return dict(model=name, variant=variant, relative_error=_relative_error(outs, refs))
+
+
+def gemm_rate(device: str = 'cpu',
+              n: int = 4096,
+              iters: int = 3,
+              threads: Optional[int] = None) -> dict:
+    """Multiply-accumulates per second of an ``n`` x ``n`` fp32 matrix product (one warmup), the
+    machine's dense-compute reference for the MAC/s columns."""
+    if threads:
+        torch.set_num_threads(threads)
+    a = torch.randn(n, n, device=device)
+    b = torch.randn(n, n, device=device)
+    sync = torch.cuda.synchronize if torch.device(device).type == 'cuda' else (lambda: None)
+    a @ b
+    sync()
+    start = time.perf_counter()
+    for _ in range(iters):
+        a @ b
+    sync()
+    elapsed = time.perf_counter() - start
+    return dict(n=n, iters=iters, gmac_per_s=n**3 * iters / elapsed / 1e9)

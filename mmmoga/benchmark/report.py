@@ -1,0 +1,402 @@
+"""The benchmark's run over models and settings, and its table, notes and summary line."""
+import argparse
+import json
+import math
+import os
+import os.path as osp
+import platform
+import sys
+from typing import List, Optional, Tuple
+
+import torch
+
+from .measure import (check_same_output, check_variant_output, count_complexity, gemm_rate,
+                      run_measurement)
+from .zoo import FAMILY_LABELS, MODEL_ZOO, build_model
+
+DTYPES = ('fp32', 'bf16')
+MEMORY_FORMATS = ('channels_first', 'channels_last')
+MODES = ('infer', 'train')
+CP_CHOICES = ('off', 'on', 'both')
+ISOLATE_CHOICES = ('auto', 'process', 'none')
+
+
+def _fmt(value, digits: int = 1, suffix: str = '') -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return '-'
+    return f'{value:.{digits}f}{suffix}'
+
+
+def _rate(result: Optional[dict]) -> str:
+    result = result or {}
+    return 'err' if 'error' in result else _fmt(result.get('images_per_s'))
+
+
+def _speedup(result: Optional[dict], base: Optional[dict]) -> Optional[float]:
+    if not result or not base or not result.get('images_per_s') or not base.get('images_per_s'):
+        return None
+    return result['images_per_s'] / base['images_per_s']
+
+
+def table_rows(rows: List[dict],
+               size: int,
+               dense_size: int,
+               gemm: Optional[float] = None) -> Tuple[List[str], List[List[str]]]:
+    """Header and cells of the table. Optional columns appear when a row holds their figures:
+    ``infer_fused`` (fused inference), ``infer_compiled`` / ``train_compiled`` (torch.compile),
+    and, with ``gemm`` (GMAC/s of the reference GEMM), MAC rates at ``size`` (train: 3x the
+    forward MACs, the usual forward + backward estimate) and their ratio to the GEMM."""
+    sizes = [size] if dense_size == size else [size, dense_size]
+    fused = any(row.get('infer_fused') for row in rows)
+    compiled = any(row.get('infer_compiled') or row.get('train_compiled') for row in rows)
+    header = ['model', 'dtype', 'format', 'with_cp', 'params (M)']
+    header += [f'GFLOPs@{s}' for s in sizes]
+    header += [
+        'infer img/s', 'infer peak MB', 'train img/s', 'train peak MB', 'peer', 'infer x',
+        'train x', 'train mem x'
+    ]
+    if fused:
+        header += ['fused img/s', 'fused x']
+    if compiled:
+        header += [
+            'compiled infer img/s', 'compiled train img/s', 'compiled infer x', 'compiled train x',
+            'compile s'
+        ]
+    if gemm:
+        header += ['infer GMAC/s', 'train GMAC/s', 'infer/GEMM', 'train/GEMM']
+    body = []
+    for row in rows:
+        infer, train, ratio = row.get('infer') or {}, row.get('train') or {}, row.get('ratio') or {}
+        flops = row.get('flops') or {}
+        extra = []
+        if fused:
+            extra += [
+                _rate(row.get('infer_fused')),
+                _fmt(_speedup(row.get('infer_fused'), infer), 2, 'x')
+            ]
+        if compiled:
+            times = [(row.get(k) or {}).get('compile_s')
+                     for k in ('infer_compiled', 'train_compiled')]
+            extra += [
+                _rate(row.get('infer_compiled')),
+                _rate(row.get('train_compiled')),
+                _fmt(_speedup(row.get('infer_compiled'), infer), 2, 'x'),
+                _fmt(_speedup(row.get('train_compiled'), train), 2, 'x'),
+                '/'.join(_fmt(t) for t in times)
+            ]
+        if gemm:
+            macs = flops.get(size)
+            rates = [
+                None if macs is None or not r.get('images_per_s') else factor * macs *
+                r['images_per_s'] / 1e9 for factor, r in ((1, infer), (3, train))
+            ]
+            extra += [_fmt(r) for r in rates] + [_fmt(r and r / gemm, 2) for r in rates]
+        body.append([
+            row['model'],
+            row['dtype'],
+            row['memory_format'].replace('channels_', 'ch-'),
+            'yes' if row['with_cp'] else 'no',
+            _fmt(row['params'] / 1e6 if row.get('params') is not None else None, 2),
+            *[_fmt(flops[s] / 1e9 if flops.get(s) is not None else None, 2) for s in sizes],
+            'err' if 'error' in infer else _fmt(infer.get('images_per_s')),
+            'err' if 'error' in infer else _fmt(infer.get('peak_mb')),
+            'err' if 'error' in train else _fmt(train.get('images_per_s')),
+            'err' if 'error' in train else _fmt(train.get('peak_mb')),
+            row.get('peer') or '-',
+            _fmt(ratio.get('infer'), 2, 'x'),
+            _fmt(ratio.get('train'), 2, 'x'),
+            _fmt(ratio.get('train_mem'), 2, 'x'),
+            *extra,
+        ])
+    return header, body
+
+
+LEFT_COLUMNS = ('model', 'dtype', 'format', 'with_cp', 'peer')
+
+
+def format_plain(header: List[str], body: List[List[str]]) -> str:
+    widths = [max(len(r[i]) for r in [header] + body) for i in range(len(header))]
+    left = {i for i, name in enumerate(header) if name in LEFT_COLUMNS}
+
+    def line(cells):
+        return '  '.join(
+            c.ljust(w) if i in left else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    return '\n'.join([line(header), line(['-' * w for w in widths])] + [line(r) for r in body])
+
+
+def format_markdown(header: List[str], body: List[List[str]]) -> str:
+    align = ['---' if name in LEFT_COLUMNS else '---:' for name in header]
+    lines = ['| ' + ' | '.join(cells) + ' |' for cells in [header, align] + body]
+    return '\n'.join(lines)
+
+
+def describe_environment(args) -> dict:
+    env = dict(
+        torch=torch.__version__,
+        python=platform.python_version(),
+        device=args.device,
+        threads=args.threads or torch.get_num_threads())
+    if args.device == 'cuda':
+        env['device_name'] = torch.cuda.get_device_name(0)
+        env['cudnn_benchmark'] = True
+        env['tf32_matmul'] = torch.backends.cuda.matmul.allow_tf32
+        env['tf32_cudnn'] = torch.backends.cudnn.allow_tf32
+    else:
+        env['device_name'] = platform.processor() or platform.machine()
+        try:
+            with open('/proc/cpuinfo') as f:
+                names = [ln.split(':', 1)[1].strip() for ln in f if ln.startswith('model name')]
+            if names:
+                env['device_name'] = names[0]
+        except OSError:
+            pass
+    return env
+
+
+def notes_text(args, report: dict) -> List[str]:
+    mem = ('CUDA: max_memory_allocated above model + input' if args.device == 'cuda' else
+           'CPU: growth of the peak resident set size over the RSS with model + input resident' +
+           (', one fresh process per measurement' if report['isolate'] else
+            ', in-process (memory freed by an earlier measurement can be reused, so the figure '
+            'may read low: use --isolate process)'))
+    notes = [
+        f'device {report["environment"]["device_name"]} ({args.device}), torch '
+        f'{torch.__version__}, threads {report["environment"]["threads"]}; batch {args.batch}, '
+        f'{args.size}x{args.size}, {args.warmup} warmup + {args.iters} timed steps.',
+        'train step = forward + backward of sum(output.float().mean()) + SGD step (no momentum); '
+        'bf16 = autocast (fp32 weights).',
+        f'peak memory = {mem}; includes gradients for the train step.',
+        'FLOPs = MACs, mmengine counter, batch 1, fp32 (FFTs of HorNet GF not counted).',
+        'x columns = ours / peer in the same setting: throughput (>1: ours faster), train peak '
+        'memory (<1: ours smaller).',
+    ]
+    if report.get('gemm'):
+        gemm = report['gemm']
+        notes.append(f'GEMM: {gemm["n"]}x{gemm["n"]} fp32 matrix product, '
+                     f'{gemm["gmac_per_s"]:.1f} GMAC/s in this run; GMAC/s columns = MACs at '
+                     f'{args.size} x images/s (train: 3x the forward MACs).')
+    if any(row.get('infer_fused') for row in report['rows']):
+        notes.append('fused = mmmoga.models.fuse_for_inference (BNs and scales folded into convs); '
+                     'fused x = fused / plain inference throughput.')
+    if any(row.get('infer_compiled') or row.get('train_compiled') for row in report['rows']):
+        notes.append('compiled = torch.compile (default mode); compile s = the first step '
+                     '(tracing and compilation, infer/train), timed before the warmup steps.')
+    for check in report.get('variant_checks', []):
+        notes.append(f'{check["model"]} {check["variant"]} vs plain (fp32, eval): ' +
+                     (f'error {check["error"]}' if 'error' in
+                      check else f'max relative difference {check["relative_error"]:.1e}'))
+    for check in report['peer_checks']:
+        notes.append(f'{check["model"]} vs {check["peer"]}: {check["note"]}' +
+                     ('' if not check.get('checked') else ' -> identical' if check.
+                      get('same') else ' -> DIFFERENT'))
+    for row in report['rows']:
+        for mode in MODES + ('infer_fused', 'infer_compiled', 'train_compiled'):
+            if 'error' in (row.get(mode) or {}):
+                notes.append(f'error: {row["model"]} {row["dtype"]} {row["memory_format"]} '
+                             f'with_cp={row["with_cp"]} {mode}: {row[mode]["error"]}')
+        if row.get('flops_error'):
+            notes.append(f'FLOPs of {row["model"]} failed: {row["flops_error"]}')
+    return notes
+
+
+def cp_summary_line(summary: dict) -> str:
+    without, with_cp = summary['without'], summary['with']
+    title = (f'{summary["label"]} {summary["size"]}x{summary["size"]} batch {summary["batch"]} '
+             f'train-step peak memory with/without with_cp')
+    if 'error' in without or 'error' in with_cp:
+        return f'{title}: error ({with_cp.get("error") or without.get("error")})'
+    ratio = with_cp['peak_mb'] / without['peak_mb'] if without['peak_mb'] else float('nan')
+    return (f'{title}: {with_cp["peak_mb"]:.1f} MB / {without["peak_mb"]:.1f} MB = {ratio:.2f} '
+            f'({summary["device"]}, {summary["dtype"]}, {summary["memory_format"]}, '
+            f'{summary["memory_method"]}; step time {with_cp["ms_per_step"]:.0f} ms vs '
+            f'{without["ms_per_step"]:.0f} ms)')
+
+
+def list_models() -> None:
+    """Print every model of the zoo with its source and description."""
+    for name, entry in MODEL_ZOO.items():
+        print(f'{name:32s} {entry.source:10s} {entry.description}')
+
+
+def run_benchmark(args: argparse.Namespace) -> dict:
+    """Run the benchmark for the options of ``tools/analysis/benchmark_backbones.py`` (already
+    validated, ``args.peers`` resolved); print the table and return the report (also written to
+    ``args.json``)."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    isolate = args.isolate == 'process' or (args.isolate == 'auto' and args.device == 'cpu')
+    cps = {'off': [False], 'on': [True], 'both': [False, True]}[args.with_cp]
+    report = dict(
+        environment=describe_environment(args),
+        isolate=isolate,
+        config={
+            k: v
+            for k, v in vars(args).items() if k != 'list_models'
+        },
+        rows=[],
+        peer_checks=[],
+        cp_summary=None)
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    complexity = {}
+    for name in args.models:
+        if args.no_flops:
+            complexity[name] = dict(
+                params=sum(p.numel() for p in build_model(name).parameters()), flops={})
+        else:
+            log(f'[benchmark] counting FLOPs of {name}')
+            try:
+                complexity[name] = count_complexity(name, sorted({args.size, args.dense_size}))
+            except Exception as error:  # noqa: BLE001
+                complexity[name] = dict(
+                    params=None, flops={}, flops_error=f'{type(error).__name__}: {error}'[:300])
+
+    cache = {}
+
+    def measured(spec: dict) -> dict:
+        key = json.dumps(spec, sort_keys=True)
+        if key not in cache:
+            log(f'[benchmark] {spec["model"]} {spec["mode"]} {spec["dtype"]} '
+                f'{spec["memory_format"]} with_cp={spec["with_cp"]}' +
+                ''.join(f' {k}' for k in ('fuse', 'compile') if spec.get(k)))
+            cache[key] = run_measurement(spec, isolate, args.timeout)
+        return cache[key]
+
+    base = dict(
+        batch=args.batch,
+        size=args.size,
+        iters=args.iters,
+        warmup=args.warmup,
+        device=args.device,
+        threads=args.threads)
+    for name in args.models:
+        for dtype in args.dtype:
+            for memory_format in args.memory_format:
+                for with_cp in cps:
+                    row = dict(
+                        model=name,
+                        source=MODEL_ZOO[name].source,
+                        dtype=dtype,
+                        memory_format=memory_format,
+                        with_cp=with_cp,
+                        params=complexity[name].get('params'),
+                        flops=complexity[name].get('flops', {}),
+                        flops_error=complexity[name].get('flops_error'),
+                        peer=args.peers.get(name),
+                        infer=None,
+                        train=None)
+                    spec = dict(
+                        base, model=name, dtype=dtype, memory_format=memory_format, with_cp=with_cp)
+                    if 'infer' in args.modes and (not with_cp or False not in cps):
+                        row['infer'] = measured(dict(spec, mode='infer'))
+                    if 'train' in args.modes:
+                        row['train'] = measured(dict(spec, mode='train'))
+                    if getattr(args, 'fuse', False) and row['infer'] is not None:
+                        row['infer_fused'] = measured(dict(spec, mode='infer', fuse=True))
+                    if getattr(args, 'compile', False):
+                        if row['infer'] is not None:
+                            row['infer_compiled'] = measured(dict(spec, mode='infer', compile=True))
+                        if 'train' in args.modes:
+                            row['train_compiled'] = measured(dict(spec, mode='train', compile=True))
+                    report['rows'].append(row)
+
+    def find(name, dtype, memory_format, with_cp):
+        return next(
+            (r for r in report['rows'] if (r['model'], r['dtype'], r['memory_format'],
+                                           r['with_cp']) == (name, dtype, memory_format, with_cp)),
+            None)
+
+    def ratio(a: Optional[dict], b: Optional[dict], key: str) -> Optional[float]:
+        if not a or not b or a.get(key) is None or not b.get(key):
+            return None
+        return a[key] / b[key]
+
+    for row in report['rows']:
+        peer = find(row['peer'], row['dtype'], row['memory_format'], row['with_cp'])
+        if peer is None:
+            continue
+        infer = row['infer'] or (find(row['model'], row['dtype'], row['memory_format'], False)
+                                 or {}).get('infer')
+        peer_infer = peer['infer'] or (find(peer['model'], row['dtype'], row['memory_format'],
+                                            False) or {}).get('infer')
+        row['ratio'] = dict(
+            infer=None if row['infer'] is None else ratio(infer, peer_infer, 'images_per_s'),
+            train=ratio(row['train'], peer['train'], 'images_per_s'),
+            train_mem=ratio(row['train'], peer['train'], 'peak_mb'))
+
+    if not args.no_output_check:
+        for name, peer in args.peers.items():
+            log(f'[benchmark] output check {name} vs {peer}')
+            report['peer_checks'].append(
+                dict(model=name, peer=peer, **check_same_output(name, peer, args.size)))
+
+    report['variant_checks'] = []
+    for flag, variant in (('fuse', 'fused'), ('compile', 'compiled')):
+        if getattr(args, flag, False) and not args.no_output_check:
+            for name in args.models:
+                log(f'[benchmark] output check {name} {variant} vs plain')
+                report['variant_checks'].append(check_variant_output(name, args.size, variant))
+    report['gemm'] = None
+    if getattr(args, 'gemm', False):
+        log('[benchmark] reference GEMM')
+        report['gemm'] = gemm_rate(
+            args.device, getattr(args, 'gemm_size', 4096), threads=args.threads)
+
+    if not args.no_cp_summary:
+        spec = dict(
+            model=args.cp_summary_model,
+            mode='train',
+            batch=args.cp_summary_batch,
+            size=args.cp_summary_size,
+            dtype='fp32',
+            memory_format='channels_first',
+            iters=1,
+            warmup=args.cp_summary_warmup,
+            device=args.device,
+            threads=args.threads)
+        without = measured(dict(spec, with_cp=False))
+        with_cp = measured(dict(spec, with_cp=True))
+        family, _, variant = args.cp_summary_model.partition('-')
+        label = FAMILY_LABELS.get(family, family) + '-' + variant.upper()
+        summary = {
+            'label': label,
+            'size': spec['size'],
+            'batch': spec['batch'],
+            'device': args.device,
+            'dtype': 'fp32',
+            'memory_format': 'channels_first',
+            'without': without,
+            'with': with_cp,
+            'memory_method': without.get('memory_method') or with_cp.get('memory_method')
+        }
+        if 'error' not in without and 'error' not in with_cp and without['peak_mb']:
+            summary['ratio'] = with_cp['peak_mb'] / without['peak_mb']
+        report['cp_summary'] = summary
+
+    header, body = table_rows(report['rows'], args.size, args.dense_size, (report['gemm']
+                                                                           or {}).get('gmac_per_s'))
+    notes = notes_text(args, report)
+    if args.markdown:
+        print(format_markdown(header, body))
+        print()
+        print('\n'.join(f'* {note}' for note in notes))
+    else:
+        print(format_plain(header, body))
+        print()
+        print('\n'.join(notes))
+    if report['cp_summary'] is not None:
+        line = cp_summary_line(report['cp_summary'])
+        report['cp_summary']['line'] = line
+        print()
+        print(line)
+    report['notes'] = notes
+    if args.json:
+        os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
+        with open(args.json, 'w') as f:
+            json.dump(report, f, indent=2, default=str)
+        log(f'[benchmark] wrote {args.json}')
+    return report

@@ -1,0 +1,233 @@
+"""The model zoo as data: metafiles/*.yml against configs/ (coverage, schema, the parameters each
+config builds) and the README tables generated from them; each check with a control that breaks it.
+"""
+import copy
+import glob
+import os.path as osp
+import shutil
+
+import pytest
+import yaml
+from mmengine.config import Config
+
+from mmmoga import model_zoo
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIGS = sorted(osp.relpath(p, ROOT) for p in glob.glob(osp.join(ROOT, 'configs', '*.py')))
+ENTRIES = {e['Name']: e for e in model_zoo.load_entries(ROOT)}
+
+
+def test_every_config_has_exactly_one_valid_entry():
+    errors = model_zoo.validate(ROOT)
+    assert not errors, '\n'.join(errors)
+    assert sorted(e['Config'] for e in ENTRIES.values()) == CONFIGS
+
+
+@pytest.mark.parametrize('config', CONFIGS, ids=[osp.basename(c) for c in CONFIGS])
+def test_measured_parameters_are_what_the_config_builds(config):
+    """Params of the model built on the meta device equal the metafile's ``Parameters`` exactly,
+    and ``Backbone Weights`` is the file the config loads (Baidu-hosted files: a local path)."""
+    name = osp.splitext(osp.basename(config))[0]
+    entry = ENTRIES.get(name)
+    assert entry is not None, f'{config} has no metafile entry'
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    loads, meta = model_zoo.config_backbone_weights(cfg), entry['Metadata']
+    if meta['Weights Host'] == 'Baidu Netdisk (no direct URL)':  # downloaded by hand
+        assert not loads.startswith(('http://', 'https://')), loads
+    else:
+        assert loads == meta['Backbone Weights']
+    params = model_zoo.measure_params(cfg)
+    assert params == entry['Metadata'].get('Parameters'), (
+        f'{name} builds {params:,} params, its metafile says '
+        f'{entry["Metadata"].get("Parameters")}: run `python tools/model_zoo.py measure {config}`')
+
+
+def test_measured_parameters_control():
+    """The same measurement sees a one-size change of the backbone (MogaNet-XT -> -T)."""
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/mask_rcnn_moganet_xt.py'))
+    xt = model_zoo.measure_params(cfg)
+    assert xt == ENTRIES['mask_rcnn_moganet_xt']['Metadata']['Parameters']
+    cfg.model.backbone.arch = 'tiny'
+    cfg.model.neck.in_channels = [32, 64, 128, 256]
+    assert model_zoo.measure_params(cfg) == ENTRIES['mask_rcnn_moganet_t']['Metadata']['Parameters']
+
+
+def test_readme_tables_are_generated_from_the_metafiles():
+    diff = model_zoo.readme_diff(ROOT)
+    assert not diff, f'README.md differs; run `python tools/model_zoo.py readme`:\n{diff}'
+
+
+# ------------------------------------------------------------------------ controls: a mini zoo
+GOOD = {
+    'Name': 'mask_rcnn_moganet_s',
+    'In Collection': 'MogaNet',
+    'Config': 'configs/mask_rcnn_moganet_s.py',
+    'Metadata': {
+        'Framework': 'Mask R-CNN',
+        'Schedule': '1x',
+        'Training Data': 'COCO',
+        'Pretrain': 'ImageNet-1K',
+        'Input Size': '1280x800',
+        'Parameters': 44990083,
+        'FLOPs': 270900000000,
+        'Paper Parameters': '45.0M',
+        'Paper FLOPs': '271.6G',
+        'Backbone Weights': 'https://example.org/moganet_small.pth',
+        'Weights Host': 'GitHub releases'
+    },
+    'Results': [{
+        'Task': 'Object Detection',
+        'Dataset': 'COCO',
+        'Metrics': {
+            'box AP': 46.7
+        }
+    }],
+    'Paper Row': 'MogaNet paper, Mask R-CNN 1x',
+}
+
+
+def make_zoo(root, entries, configs=('mask_rcnn_moganet_s', ), readme=True):
+    """A repository root with the five metafiles (``entries`` in moganet.yml) and empty configs."""
+    (root / 'configs').mkdir(parents=True)
+    for name in configs:
+        (root / 'configs' / f'{name}.py').write_text('')
+    (root / 'metafiles').mkdir()
+    for family in model_zoo.METAFILE_NAMES:
+        data = dict(
+            Collections=[dict(Name='MogaNet' if family == 'moganet' else family)],
+            Models=entries if family == 'moganet' else None)
+        (root / 'metafiles' / f'{family}.yml').write_text(yaml.safe_dump(data, sort_keys=False))
+    imports = [f'metafiles/{f}.yml' for f in model_zoo.METAFILE_NAMES]
+    (root / 'model-index.yml').write_text(yaml.safe_dump(dict(Import=imports)))
+    if readme:
+        (root / 'README.md').write_text(
+            f'# x\n\n## Results\n\n{model_zoo.MARKER_START}\n{model_zoo.MARKER_END}\n\nNotes.\n')
+    return str(root)
+
+
+def broken(change):
+    entry = copy.deepcopy(GOOD)
+    change(entry)
+    return entry
+
+
+BREAKAGES = {
+    'missing required field':
+    (lambda: [broken(lambda e: e.pop('Results'))], 'missing required field `Results`'),
+    'missing metadata field': (lambda: [broken(lambda e: e['Metadata'].pop('Paper FLOPs'))],
+                               'missing required field `Metadata.Paper FLOPs`'),
+    'FLOPs missing (not toy)':
+    (lambda: [broken(lambda e: e['Metadata'].pop('FLOPs'))], 'missing `Metadata.FLOPs`'),
+    'entry for a missing config': (lambda: [
+        GOOD,
+        broken(lambda e: e.update(
+            Name='retinanet_moganet_s', Config='configs/retinanet_moganet_s.py'))
+    ], 'points at a missing file: configs/retinanet_moganet_s.py'),
+    'config without entry': (lambda: [], 'configs/mask_rcnn_moganet_s.py has no metafile entry'),
+    'config with two entries': (lambda: [GOOD, GOOD], 'has 2 metafile entries'),
+    'name is not the config stem':
+    (lambda: [broken(lambda e: e.update(Name='moganet_s'))], "must be the config file's stem"),
+    'unknown metric': (lambda: [broken(lambda e: e['Results'][0]['Metrics'].update(bAP=1.0))],
+                       "unknown metric 'bAP'"),
+    'unknown task': (lambda: [broken(lambda e: e['Results'][0].update(Task='Detection'))],
+                     "unknown Task 'Detection'"),
+    'FLOPs neither counted nor marked':
+    (lambda: [broken(lambda e: e['Metadata'].update(FLOPs='unknown'))],
+     '`Metadata.FLOPs` must be a positive integer'),
+    'params not an integer': (lambda: [broken(lambda e: e['Metadata'].update(Parameters='45M'))],
+                              '`Metadata.Parameters` must be a positive integer'),
+    'input size not WxH': (lambda: [broken(lambda e: e['Metadata'].update(**{'Input Size': 800}))],
+                           '`Metadata.Input Size` must be WxH'),
+    'unknown collection': (lambda: [broken(lambda e: e.update(**{'In Collection': 'HorNet'}))],
+                           'is not a collection of this metafile'),
+    'unknown weights host':
+    (lambda: [broken(lambda e: e['Metadata'].update(**{'Weights Host': 'Google Drive'}))],
+     '`Metadata.Weights Host: Google Drive` is not one'),
+    'measured without command': (lambda: [broken(lambda e: e['Metadata'].update(Measured=True))],
+                                 'need `Command`'),
+}
+
+
+def test_validator_accepts_the_good_mini_zoo(tmp_path):
+    assert model_zoo.validate(make_zoo(tmp_path, [GOOD])) == []
+
+
+def test_entry_without_paper_metric_needs_the_note(tmp_path):
+    entry = broken(lambda e: e.pop('Results'))
+    entry['Note'] = 'no paper figure: the paper reports no COCO result for this backbone'
+    root = make_zoo(tmp_path, [entry])
+    assert model_zoo.validate(root) == []
+    assert '| 271.6G | 270.9G | [GitHub releases]' in model_zoo.render_tables(root)  # no metric
+
+
+def test_flops_not_yet_counted_are_marked_as_such(tmp_path):
+    entry = broken(lambda e: e['Metadata'].update(FLOPs=model_zoo.FLOPS_NOT_MEASURED))
+    root = make_zoo(tmp_path, [entry])
+    assert model_zoo.validate(root) == []
+    assert '| 271.6G | not measured |' in model_zoo.render_tables(root)
+
+
+@pytest.mark.parametrize('breakage', BREAKAGES)
+def test_validator_names_each_breakage(tmp_path, breakage):
+    entries, message = BREAKAGES[breakage]
+    errors = model_zoo.validate(make_zoo(tmp_path, entries()))
+    assert any(message in e for e in errors), errors
+
+
+def test_model_index_must_import_every_metafile(tmp_path):
+    root = make_zoo(tmp_path, [GOOD])
+    (tmp_path / 'model-index.yml').write_text('Import:\n  - metafiles/moganet.yml\n')
+    assert any('must import exactly' in e for e in model_zoo.validate(root))
+
+
+def test_readme_check_sees_a_changed_metafile(tmp_path):
+    """Copy the README and the metafiles, change one measured figure: the README check fails, and
+    rewriting the README makes it pass again."""
+    root = tmp_path / 'repo'
+    root.mkdir()
+    for name in ('README.md', 'model-index.yml'):
+        shutil.copy(osp.join(ROOT, name), root / name)
+    shutil.copytree(osp.join(ROOT, 'metafiles'), root / 'metafiles')
+    model_zoo.update_readme(str(root))
+    assert model_zoo.readme_diff(str(root)) == ''
+    model_zoo.write_measured(
+        str(root / 'metafiles' / 'moganet.yml'), 'mask_rcnn_moganet_s', dict(FLOPs=123456789000))
+    diff = model_zoo.readme_diff(str(root))
+    before = ENTRIES['mask_rcnn_moganet_s']['Metadata']['FLOPs'] / 1e9
+    assert '| 123.5G |' in diff and f'| {before:.1f}G |' in diff
+    assert model_zoo.update_readme(str(root))
+    assert model_zoo.readme_diff(str(root)) == ''
+    assert '| 123.5G |' in (root / 'README.md').read_text()
+
+
+def test_readme_without_markers_is_an_error(tmp_path):
+    root = make_zoo(tmp_path, [GOOD], readme=False)
+    (tmp_path / 'README.md').write_text('# no markers\n')
+    with pytest.raises(model_zoo.MetafileError, match='model-zoo:start'):
+        model_zoo.readme_diff(root)
+
+
+def test_rendered_table_shows_paper_and_measured_columns(tmp_path):
+    region = model_zoo.render_tables(make_zoo(tmp_path, [GOOD]))
+    assert '| config | schedule | pretrain | params paper | params measured | FLOPs paper | ' \
+        'FLOPs measured | box AP paper | backbone weights |' in region
+    assert ('| [`mask_rcnn_moganet_s`](configs/mask_rcnn_moganet_s.py) | 1x | ImageNet-1K | 45.0M '
+            '| 44.99M | 271.6G | 270.9G | 46.7 |') in region
+    assert 'python tools/analysis/get_flops.py CONFIG --shape 800 1280` (1280x800, WxH)' in region
+
+
+def test_write_measured_edits_only_that_entry(tmp_path):
+    other = broken(
+        lambda e: e.update(Name='mask_rcnn_moganet_b', Config='configs/mask_rcnn_moganet_b.py'))
+    no_flops = broken(lambda e: e['Metadata'].pop('FLOPs'))
+    root = make_zoo(
+        tmp_path, [no_flops, other], configs=('mask_rcnn_moganet_s', 'mask_rcnn_moganet_b'))
+    path = str(tmp_path / 'metafiles' / 'moganet.yml')
+    before = open(path).read()
+    model_zoo.write_measured(path, 'mask_rcnn_moganet_s', dict(Parameters=123, FLOPs=456))
+    after = {e['Name']: e for e in yaml.safe_load(open(path))['Models']}
+    assert after['mask_rcnn_moganet_s']['Metadata']['Parameters'] == 123
+    assert after['mask_rcnn_moganet_s']['Metadata']['FLOPs'] == 456
+    assert after['mask_rcnn_moganet_b'] == other
+    assert len(open(path).read().splitlines()) == len(before.splitlines()) + 1  # FLOPs added
+    assert model_zoo.validate(root) == []
