@@ -53,11 +53,14 @@ def select(entries, args):
     if args.all:
         return entries
     if args.missing:
+
+        def lacks_flops(meta):
+            counted = meta.get('FLOPs', model_zoo.FLOPS_NOT_MEASURED)
+            return counted == model_zoo.FLOPS_NOT_MEASURED and not meta.get('Measured')
+
         return [
             e for e in entries if 'Parameters' not in e['Metadata'] or (
-                e['Metadata'].get('FLOPs', model_zoo.FLOPS_NOT_MEASURED)
-                == model_zoo.FLOPS_NOT_MEASURED and not args.params_only
-                and not e['Metadata'].get('Measured'))
+                not args.params_only and lacks_flops(e['Metadata']))
         ]
     if not args.configs:
         sys.exit('ERROR: name configs to measure, or pass --all / --missing')
