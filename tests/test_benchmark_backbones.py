@@ -135,6 +135,8 @@ def test_peers_default_and_explicit(bench):
     ])
     assert args.models[0] == 'hornet-t'
     assert args.peers == {'hornet-t': 'mmpretrain-hornet-t', 'inceptionnext-t': 'convnext-t'}
+    args = bench.parse_args(['--models', 'moganet-s', 'moganet-s-ref'])
+    assert args.peers == {'moganet-s': 'moganet-s-ref'}
     args = bench.parse_args(['--models', 'inceptionnext-t', '--peer', 'inceptionnext-t=convnext-s'])
     assert args.models == ['inceptionnext-t', 'convnext-s']
     assert args.peers == {'inceptionnext-t': 'convnext-s'}
@@ -181,3 +183,32 @@ def test_fused_and_gemm_columns(bench, capsys):
     (check, ) = report['variant_checks']
     assert check['variant'] == 'fused' and check['relative_error'] < 1e-5
     assert 'moganet-xt fused vs plain (fp32, eval): max relative difference' in stdout
+
+
+def test_moganet_against_its_op_by_op_reference_across_memory_formats(bench, capsys):
+    """The speed comparison of the MogaNet work: ours (both formats) against the op-by-op
+    reference as the official code runs it (channels_first), with identical outputs."""
+    report = bench.main([
+        '--models', 'moganet-xt', 'moganet-xt-ref', '--memory-format', 'channels_first',
+        'channels_last', '--peer-memory-format', 'channels_first', '--batch', '1', '--size', '64',
+        '--dense-size', '64', '--iters', '1', '--warmup', '0', '--threads', '1', '--isolate',
+        'none', '--no-cp-summary', '--gemm', '--gemm-size', '128', '--repeat', '2'
+    ])
+    stdout = capsys.readouterr().out
+    ours = [r for r in report['rows'] if r['model'] == 'moganet-xt']
+    assert [r['memory_format'] for r in ours] == ['channels_first', 'channels_last']
+    assert all(r['peer'] == 'moganet-xt-ref' and r['ratio']['infer'] > 0 and r['ratio']['train'] > 0
+               for r in ours)
+    # both rows are divided by the reference's channels_first row
+    ref = next(r for r in report['rows']
+               if r['model'] == 'moganet-xt-ref' and r['memory_format'] == 'channels_first')
+    for row in ours:
+        assert row['ratio']['infer'] == pytest.approx(row['infer']['images_per_s'] /
+                                                      ref['infer']['images_per_s'])
+    assert '(the peer in channels_first)' in stdout and 'GEMM: 128x128' in stdout
+    assert 'best of 2 interleaved rounds' in stdout
+    check = report['peer_checks'][0]
+    assert check['checked'] and check['same'] and check['max_abs_diff'] < 1e-5
+    with pytest.raises(SystemExit):
+        bench.parse_args(['--models', 'moganet-xt', '--peer-memory-format', 'channels_last'])
+    assert 'add it to --memory-format' in capsys.readouterr().err

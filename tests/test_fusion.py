@@ -96,15 +96,16 @@ def test_moganet_fusion_keeps_the_force_fp32_function():
     assert all(m.force_fp32 for m in fused.modules() if isinstance(m, FusedMogaBlock))
 
 
-def test_moganet_fusion_with_an_unfoldable_ffn_gain():
+def test_moganet_fusion_with_a_zero_ffn_gain():
     model = randomise(MogaNet(MOGA))
     with torch.no_grad():
-        model.blocks1[0].mlp.sigma.scale[0, 3] = -1.0  # 1 + sigma = 0: cannot divide by it
+        model.blocks1[0].mlp.sigma.scale[0, 3] = -1.0  # 1 + sigma = 0 (nothing divides by it)
         x = torch.randn(1, 3, 64, 64)
         refs = model(x)
         fuse_for_inference(model)
-        assert not model.blocks1[0].fold_gain and model.blocks2[0].fold_gain
         assert relative_error(model(x), refs) < 1e-5
+        model.blocks1[0].decompose_mix.zero_()  # control: drop the rank-one decomposition term
+        assert relative_error(model(x), refs) > 1e-3
 
 
 @pytest.mark.parametrize('mixer', ['dw', 'gf'])

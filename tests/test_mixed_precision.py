@@ -132,10 +132,12 @@ def test_horfpn_autocast_training_steps_stay_finite(mixer, dtype):
 @pytest.mark.parametrize('dtype', list(DTYPES), ids=list(DTYPES))
 def test_attn_force_fp32_runs_the_gating_in_fp32(dtype):
     """attn_force_fp32: proj_2 of every block runs in fp32 under autocast; without it (the
-    control) it runs in the autocast dtype."""
+    control) it runs in the autocast dtype. The control runs the official op sequence
+    (``reference_ops``), where ``proj_2`` is called as a module the hook sees (the default folds
+    the layer scale into its weight and calls the convolution directly)."""
     images = torch.randn(2, 3, 64, 64)
     for force, expected in ((True, torch.float32), (False, DTYPES[dtype])):
-        model = MogaNet(MOGA, attn_force_fp32=force).eval()
+        model = MogaNet(MOGA, attn_force_fp32=force, reference_ops=not force).eval()
         seen = []
         for module in model.modules():
             if hasattr(module, 'proj_2'):

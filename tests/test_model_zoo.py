@@ -4,6 +4,7 @@ config builds) and the README tables generated from them; each check with a cont
 import copy
 import glob
 import os.path as osp
+import re
 import shutil
 
 import pytest
@@ -40,6 +41,40 @@ def test_measured_parameters_are_what_the_config_builds(config):
     assert params == entry['Metadata'].get('Parameters'), (
         f'{name} builds {params:,} params, its metafile says '
         f'{entry["Metadata"].get("Parameters")}: run `python tools/model_zoo.py measure {config}`')
+
+
+def _paper_giga(text):
+    match = re.fullmatch(r'([0-9.]+)G', str(text).strip())
+    return float(match.group(1)) if match else None
+
+
+#: measured FLOPs that differ from the printed figure by more than 5%, with the reason
+FLOPS_OFF_THE_PAPER = {
+    'imagenet_conv2former_n':
+    'measured 2.34G against the printed 2.2G, unexplained (T/S/B/L '
+    'match within 1%; see its metafile note)',
+}
+WITH_PAPER_FLOPS = sorted(name for name, e in ENTRIES.items()
+                          if _paper_giga(e['Metadata']['Paper FLOPs']) is not None)
+
+
+@pytest.mark.parametrize('name', WITH_PAPER_FLOPS)
+def test_every_measured_flops_figure_is_within_5_percent_of_the_paper(name):
+    """Every entry with a paper FLOPs figure: FLOPs counted (none left ``not measured``) and
+    within 5% of the paper, or listed with its reason above as a strict xfail."""
+    meta = ENTRIES[name]['Metadata']
+    assert isinstance(meta['FLOPs'], int), f'{name}: FLOPs {meta["FLOPs"]!r}'
+    if name in FLOPS_OFF_THE_PAPER:
+        pytest.xfail(FLOPS_OFF_THE_PAPER[name])
+    assert meta['FLOPs'] / 1e9 == pytest.approx(_paper_giga(meta['Paper FLOPs']), rel=0.05)
+
+
+def test_the_flops_exceptions_are_really_off_the_paper():
+    """The strict side of the xfail list: each listed entry is more than 5% off (fix the entry
+    and drop it from the list when it is not)."""
+    for name in FLOPS_OFF_THE_PAPER:
+        meta = ENTRIES[name]['Metadata']
+        assert abs(meta['FLOPs'] / 1e9 / _paper_giga(meta['Paper FLOPs']) - 1) > 0.05, name
 
 
 def test_measured_parameters_control():

@@ -400,3 +400,94 @@ def test_attn_force_fp32_backbone_option():
         sum(o.float().mean() for o in outs).backward()
     assert dtypes == [torch.float32] * len(attns)
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+def randomised_scales(model, seed=0):
+    """Layer scales and sigmas far from their init (so every fold matters) and BN statistics of a
+    real batch (so activations stay of order 1)."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if 'layer_scale' in name:
+                param.copy_(0.2 + 0.8 * torch.rand(param.shape, generator=gen))
+            elif 'sigma' in name:
+                param.copy_(torch.rand(param.shape, generator=gen) - 0.5)
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.reset_running_stats()
+                module.momentum = None  # cumulative average: one batch sets the statistics
+        model.train()(torch.randn(4, 3, 64, 64, generator=gen))
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.momentum = 0.1
+    return model
+
+
+def relative_error(outs, refs):
+    return max(((o - r).abs().max() / r.abs().max()).item() for o, r in zip(outs, refs))
+
+
+@pytest.mark.parametrize('channels_last', [False, True])
+@pytest.mark.parametrize('drop_path_rate', [0., 0.2])
+def test_folded_scales_computes_the_official_function(channels_last, drop_path_rate):
+    """The folded computation (default) against the op-by-op one: outputs in eval and training,
+    parameter gradients and BN statistics, in float32 against a float64 op-by-op reference."""
+    folded = randomised_scales(MogaNet(SMALL_ARCH, drop_path_rate=drop_path_rate))
+    plain = MogaNet(SMALL_ARCH, drop_path_rate=drop_path_rate, reference_ops=True)
+    plain.load_state_dict(folded.state_dict())
+    reference = MogaNet(SMALL_ARCH, drop_path_rate=drop_path_rate, reference_ops=True).double()
+    reference.load_state_dict(folded.state_dict())
+    assert list(folded.state_dict()) == list(plain.state_dict())  # key names unchanged
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+        folded, plain = (m.to(memory_format=torch.channels_last) for m in (folded, plain))
+    with torch.no_grad():
+        outs = [m.eval()(x) for m in (folded, plain)]
+        ref = reference.eval()(x.double())
+    # within fp32 rounding of the float64 function, as the op-by-op fp32 model is
+    assert relative_error(outs[0], ref) < 1e-5 and relative_error(outs[1], ref) < 1e-5
+    assert relative_error(outs[0], outs[1]) < 1e-5
+    weights = [torch.randn(o.shape, generator=torch.Generator().manual_seed(2)) for o in ref]
+    grads, train_outs = [], []
+    for model in (folded, plain):
+        model.train()
+        torch.manual_seed(3)  # the same drop-path masks
+        out = model(x)
+        sum((o * w).sum() for o, w in zip(out, weights)).backward()
+        train_outs.append(out)
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters()]))
+    assert relative_error(*train_outs) < 1e-4
+    assert ((grads[0] - grads[1]).norm() / grads[1].norm()).item() < 1e-4
+    for a, b in zip(folded.buffers(), plain.buffers()):  # BN statistics of the training step
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    # control: one block's FFN sigma changed in the folded model only changes its outputs
+    with torch.no_grad():
+        folded.blocks2[0].mlp.sigma.scale.add_(0.1)
+        assert relative_error(folded.eval()(x), outs[1]) > 1e-3
+
+
+def test_folded_scales_keeps_dropout_and_force_fp32_on_the_op_by_op_path():
+    x = torch.randn(2, 3, 64, 64)
+    for kwargs in (dict(drop_rate=0.3), dict(attn_force_fp32=True)):
+        folded = randomised_scales(MogaNet(SMALL_ARCH, **kwargs))
+        plain = MogaNet(SMALL_ARCH, reference_ops=True, **kwargs)
+        plain.load_state_dict(folded.state_dict())
+        torch.manual_seed(0)
+        a = folded.train()(x)
+        torch.manual_seed(0)
+        b = plain.train()(x)
+        assert relative_error(a, b) < 1e-4, kwargs
+
+
+def test_channels_last_switch_same_outputs_and_layout():
+    model = randomised_scales(MogaNet(SMALL_ARCH)).eval()
+    switched = MogaNet(SMALL_ARCH, channels_last=True).eval()
+    switched.load_state_dict(model.state_dict())
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        outs, refs = switched(x), model(x)
+    assert relative_error(outs, refs) < 1e-5
+    assert all(o.is_contiguous(memory_format=torch.channels_last) for o in outs)
+    assert all(r.is_contiguous() and not r.is_contiguous(memory_format=torch.channels_last)
+               for r in refs)  # control: the default keeps the input's layout

@@ -91,6 +91,38 @@ def test_toy_semfpn_train_test_tta_beats_the_majority_class(toy_ade20k, tmp_path
         assert metrics['mIoU'] > base['mIoU'] + 20, (metrics, base)
         assert metrics['mAcc'] > base['mAcc'] + 20, (metrics, base)
         assert metrics['aAcc'] > base['aAcc'], (metrics, base)
+    check_demo_png_shows_the_masks(toy_ade20k, checkpoint, tmp_path)
+
+
+def check_demo_png_shows_the_masks(data_root, checkpoint, tmp_path, images=4):
+    """tools/image_demo.py blends the config's palette over the images (mmseg's
+    SegLocalVisualizer: ``(1 - alpha) image + alpha colour``, alpha 0.8): most ground-truth shape
+    pixels must show their class colour, which must stand out from the image itself."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(TOY_CONFIG)
+    palette = np.array(cfg.metainfo['palette'], np.float64)
+    alpha = cfg.visualizer.get('alpha', 0.8)
+    names = sorted(glob.glob(osp.join(data_root, 'images/validation/*.jpg')))[:images]
+    out = str(tmp_path / 'demo.png')
+    run('tools/image_demo.py', *names, TOY_CONFIG, checkpoint, '--out', out, '--columns',
+        str(images))
+    drawn = mmcv.imread(out, channel_order='rgb').astype(np.float64)
+    painted = distinct = total = 0
+    for k, name in enumerate(names):
+        image = mmcv.imread(name, channel_order='rgb').astype(np.float64)
+        height, width = image.shape[:2]
+        tile = drawn[:height, k * width:(k + 1) * width]
+        label = mmcv.imread(
+            name.replace('images', 'annotations').replace('.jpg', '.png'), flag='unchanged')
+        for cls in range(1, NUM_CLASSES):  # the shapes (0 is the background)
+            mask = label - 1 == cls
+            blended = (1 - alpha) * image[mask] + alpha * palette[cls]
+            painted += (np.abs(tile[mask] - blended).mean(1) < 30).sum()
+            distinct += (np.abs(image[mask] - blended).mean(1) > 60).sum()
+            total += mask.sum()
+    assert total > 500
+    assert distinct / total > 0.95  # the palette contrasts with the shapes' own colours
+    assert painted / total > 0.6, painted / total  # and the predicted masks are drawn in it
 
 
 # A config taken from mmseg itself, only the backbone swapped for one of ours (the README's

@@ -76,12 +76,24 @@ def draw_detections(args, images):
         yield visualizer.get_image()
 
 
+def with_config_palette(dataset_meta: dict, cfg: Config) -> dict:
+    """The checkpoint's dataset meta, with the palette of the config's test dataset when the
+    config sets one for the same classes (so a palette changed in the config is drawn without
+    retraining)."""
+    dataset = cfg.get('test_dataloader', {}).get('dataset', {})
+    metainfo = dataset.get('metainfo') or {}
+    palette, classes = metainfo.get('palette'), metainfo.get('classes')
+    if not palette or (classes and tuple(classes) != tuple(dataset_meta.get('classes', ()))):
+        return dataset_meta
+    return dict(dataset_meta, palette=[tuple(colour) for colour in palette])
+
+
 def draw_segmentation(args, images):
     from mmseg.apis import inference_model, init_model
     from mmseg.registry import VISUALIZERS
     model = fused(init_model(args.config, args.checkpoint, device=args.device), args)
     visualizer = VISUALIZERS.build(model.cfg.visualizer)
-    visualizer.dataset_meta = model.dataset_meta
+    visualizer.dataset_meta = with_config_palette(model.dataset_meta, model.cfg)
     for image in images:
         result = inference_model(model, image[..., ::-1].copy())
         visualizer.add_datasample(

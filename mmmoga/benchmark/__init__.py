@@ -15,7 +15,11 @@ What is measured:
   grad), so the inference columns of a ``with_cp`` row are left empty when the same row without
   ``with_cp`` is in the run;
 * throughput = batch x iters / wall time of ``--iters`` steps after ``--warmup`` steps (CUDA is
-  synchronised around the timed loop); each measurement builds a fresh model (seed 0).
+  synchronised around the timed loop); each measurement builds a fresh model (seed 0); with
+  ``repeat`` > 1 every setting is measured again in interleaved rounds and the fastest run is kept;
+* ``moganet-*-ref`` models are MogaNet with ``reference_ops=True`` (the official op sequence), the
+  default peer of ``moganet-*``; ``peer_memory_format`` compares every row with its peer in one
+  memory format (e.g. ours in channels_last against the reference in channels_first).
 
 Peak memory: the extra memory over the resting state (model on the device, input batch allocated,
 optimizer built, no gradients: they are set to None after every step), over the timed steps (the

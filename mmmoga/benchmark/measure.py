@@ -11,16 +11,17 @@ import subprocess
 import sys
 import threading
 import time
-from typing import List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 import torch
 
 from .zoo import MODEL_ZOO, REPO_ROOT, TRANSFERS, build_model
 
 RESULT_TAG = 'BENCH_RESULT '
-#: what a fresh interpreter runs for an isolated measurement (``argv[1]``: the spec as JSON)
+#: what a fresh interpreter runs for an isolated measurement (``argv[1]``: the spec as JSON,
+#: ``argv[2]``: the measuring function as ``module:name``)
 WORKER_CODE = ('import sys; from mmmoga.benchmark.measure import worker_main; '
-               'worker_main(sys.argv[1])')
+               'worker_main(*sys.argv[1:])')
 
 
 def _read_status_kb(field: str) -> Optional[int]:
@@ -109,6 +110,36 @@ def _outputs(out) -> List[torch.Tensor]:
     return list(out)
 
 
+def _sync(device: torch.device) -> None:
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def time_steps(step: Callable[[], None], iters: int, warmup: int, device: torch.device) -> dict:
+    """Run ``warmup`` untimed steps, then ``iters`` timed ones under a :class:`PeakMemory` probe
+    started after them (on CPU once the freed heap is handed back). Returns the wall time of the
+    timed steps (``elapsed_s``), their peak memory above the resting state (``peak_mb``), the
+    probe's method and its baseline (``baseline_mb``)."""
+    for _ in range(warmup):
+        step()
+    _sync(device)
+    if device.type == 'cpu':
+        release_freed_memory()
+    probe = PeakMemory(device)
+    probe.start()
+    start = time.perf_counter()
+    for _ in range(iters):
+        step()
+    _sync(device)
+    elapsed = time.perf_counter() - start
+    peak = probe.stop()
+    return dict(
+        elapsed_s=elapsed,
+        peak_mb=peak / 2**20,
+        memory_method=probe.method,
+        baseline_mb=probe.baseline / 2**20)
+
+
 def measure(spec: dict) -> dict:
     """One measurement: ``spec`` holds model, mode, batch, size, dtype, memory_format, with_cp,
     iters, warmup, device, threads, and optionally ``fuse`` (inference only:
@@ -156,35 +187,18 @@ def measure(spec: dict) -> dict:
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
-    def sync() -> None:
-        if device.type == 'cuda':
-            torch.cuda.synchronize(device)
-
     compile_s = None
     if spec.get('compile'):
         start = time.perf_counter()
         step()
-        sync()
+        _sync(device)
         compile_s = time.perf_counter() - start
-    for _ in range(spec['warmup']):
-        step()
-    sync()
-    if device.type == 'cpu':
-        release_freed_memory()
-    probe = PeakMemory(device)
-    probe.start()
-    start = time.perf_counter()
-    for _ in range(spec['iters']):
-        step()
-    sync()
-    elapsed = time.perf_counter() - start
-    peak = probe.stop()
+    timing = time_steps(step, spec['iters'], spec['warmup'], device)
+    elapsed = timing.pop('elapsed_s')
     result = dict(
         images_per_s=spec['batch'] * spec['iters'] / elapsed if spec['iters'] else None,
         ms_per_step=1000 * elapsed / spec['iters'] if spec['iters'] else None,
-        peak_mb=peak / 2**20,
-        memory_method=probe.method,
-        baseline_mb=probe.baseline / 2**20)
+        **timing)
     if compile_s is not None:
         result['compile_s'] = compile_s
     model = forward = optimizer = x = None  # free them before the next measurement
@@ -194,12 +208,18 @@ def measure(spec: dict) -> dict:
     return result
 
 
-def run_measurement(spec: dict, isolate: bool, timeout: Optional[float] = None) -> dict:
-    """Run :func:`measure` here, or in a fresh interpreter (``isolate``); errors become
-    ``{'error': message}`` so one failing model does not end the run."""
+def run_measurement(spec: dict,
+                    isolate: bool,
+                    timeout: Optional[float] = None,
+                    function: Optional[Callable[[dict], dict]] = None) -> dict:
+    """Run ``function(spec)`` (default :func:`measure`; another one must be a module-level
+    function that returns a JSON-serialisable dict) here, or in a fresh interpreter
+    (``isolate``); errors become ``{'error': message}`` so one failing model does not end the
+    run."""
+    function = function or measure
     if not isolate:
         try:
-            return measure(spec)
+            return function(spec)
         except Exception as error:  # noqa: BLE001 (reported in the table)
             result = dict(error=f'{type(error).__name__}: {error}'.splitlines()[0][:300])
         # out of the except block: the traceback no longer holds the model and its tensors
@@ -207,7 +227,10 @@ def run_measurement(spec: dict, isolate: bool, timeout: Optional[float] = None) 
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
         return result
-    command = [sys.executable, '-c', WORKER_CODE, json.dumps(spec)]
+    command = [
+        sys.executable, '-c', WORKER_CODE,
+        json.dumps(spec), f'{function.__module__}:{function.__name__}'
+    ]
     env = dict(os.environ)
     env['PYTHONPATH'] = REPO_ROOT + os.pathsep + env.get('PYTHONPATH', '')
     if spec.get('threads'):
@@ -224,10 +247,14 @@ def run_measurement(spec: dict, isolate: bool, timeout: Optional[float] = None) 
     return dict(error=f'worker exited with {proc.returncode}: {tail}'[:300])
 
 
-def worker_main(spec_json: str) -> None:
+def worker_main(spec_json: str, function: str = 'mmmoga.benchmark.measure:measure') -> None:
+    """Run the measuring ``function`` (``module:name``) on the spec and print its result after
+    :data:`RESULT_TAG` (the body of :data:`WORKER_CODE`)."""
+    import importlib
     spec = json.loads(spec_json)
+    module, _, name = function.partition(':')
     try:
-        result = measure(spec)
+        result = getattr(importlib.import_module(module), name)(spec)
     except Exception as error:  # noqa: BLE001
         result = dict(error=f'{type(error).__name__}: {error}'.splitlines()[0][:300])
     print(RESULT_TAG + json.dumps(result), flush=True)

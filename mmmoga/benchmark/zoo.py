@@ -80,7 +80,12 @@ def _build_zoo() -> Dict[str, Entry]:
     for short, arch in (('xt', 'xtiny'), ('t', 'tiny'), ('s', 'small'), ('b', 'base'),
                         ('l', 'large'), ('xl', 'xlarge')):
         add(f'moganet-{short}', _mmmoga('MogaNet', arch=arch, out_indices=four), 'mmmoga',
-            f'MogaNet-{short.upper()}, 4 outputs')
+            f'MogaNet-{short.upper()}, 4 outputs', 'moganet')
+        add(
+            f'moganet-{short}-ref',
+            _mmmoga('MogaNet', arch=arch, out_indices=four, reference_ops=True), 'mmmoga',
+            f'MogaNet-{short.upper()} computed op by op as the official code writes it '
+            '(the speed reference)', 'moganet')
     for short, arch in (('t', 'tiny'), ('s', 'small'), ('b', 'base'), ('l', 'large')):
         for mixer in ('dw', 'gf'):
             suffix = '-gf' if mixer == 'gf' else ''
@@ -140,7 +145,9 @@ MODEL_ZOO: Dict[str, Entry] = _build_zoo()
 def default_peer(name: str, run: Sequence[str]) -> Optional[str]:
     """The peer a model is compared with when ``--peer`` does not name one (if it is in the run)."""
     candidates = []
-    if name.startswith('hornet-'):
+    if name.startswith('moganet-') and not name.endswith('-ref'):
+        candidates.append(name + '-ref')
+    elif name.startswith('hornet-'):
         candidates.append('mmpretrain-' + name)
     elif name.startswith('inceptionnext-'):
         variant, _, cls = name[len('inceptionnext-'):].partition('-')
@@ -160,8 +167,13 @@ def _hornet_transfer(layout: str) -> Callable[[nn.Module, nn.Module], None]:
     return transfer
 
 
+def _same_keys(peer: nn.Module, ours: nn.Module) -> None:
+    ours.load_state_dict(peer.state_dict(), strict=True)
+
+
 #: weight layout -> copy the peer's weights into ours (for the identical-output check)
 TRANSFERS = {
+    'moganet': _same_keys,
     'hornet-dense': _hornet_transfer('dense'),
     'hornet-dense-gf': _hornet_transfer('dense'),
     'hornet-cls': _hornet_transfer('cls'),

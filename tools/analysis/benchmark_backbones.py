@@ -85,6 +85,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         default=['channels_first'],
         help='default channels_first')
     parser.add_argument(
+        '--peer-memory-format',
+        choices=benchmark.MEMORY_FORMATS,
+        help='compare every row with its peer in this memory format (which must be in '
+        '--memory-format), e.g. ours in channels_last against the reference as it runs, in '
+        'channels_first; default: the row\'s own format')
+    parser.add_argument(
         '--with-cp',
         choices=benchmark.CP_CHOICES,
         default='off',
@@ -97,6 +103,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='what to time: infer and/or train (default both)')
     parser.add_argument('--iters', type=int, default=3, help='timed steps (default 3)')
     parser.add_argument('--warmup', type=int, default=1, help='untimed steps first (default 1)')
+    parser.add_argument(
+        '--repeat',
+        type=int,
+        default=1,
+        help='measure every setting this many times, in interleaved rounds, and keep the fastest '
+        '(default 1)')
     parser.add_argument(
         '--threads', type=int, default=None, help='torch CPU threads (default: torch\'s default)')
     parser.add_argument('--device', choices=('cpu', 'cuda'), default='cpu')
@@ -181,9 +193,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
             if peer:
                 peers[name] = peer
     args.peers = peers
+    if args.peer_memory_format and args.peer_memory_format not in args.memory_format:
+        parser.error(f'--peer-memory-format {args.peer_memory_format} is not measured: add it to '
+                     f'--memory-format (now {" ".join(args.memory_format)})')
     args.cp_summary_model = check_name(args.cp_summary_model, 'cp summary model')
     for field in ('batch', 'size', 'dense_size', 'iters', 'cp_summary_size', 'cp_summary_batch',
-                  'gemm_size'):
+                  'gemm_size', 'repeat'):
         if getattr(args, field) < 1:
             parser.error(f'--{field.replace("_", "-")} must be >= 1')
     if args.warmup < 0 or args.cp_summary_warmup < 0:

@@ -65,6 +65,14 @@ class MultiOrderDWConv(nn.Module):
         x = torch.cat([x_0[:, :self.split_0], x_1, x_2], dim=1)
         return self.PW_conv(x)
 
+    def forward_split(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` with one ``split`` instead of three slices: the same values, and a
+        backward that concatenates the three gradients instead of summing three zero-padded
+        copies of the whole tensor."""
+        x_0, x_1, x_2 = torch.split(
+            self.DW_conv0(x), [self.split_0, self.split_1, self.split_2], dim=1)
+        return self.PW_conv(torch.cat([x_0, self.DW_conv1(x_1), self.DW_conv2(x_2)], dim=1))
+
 
 class MultiOrderGatedAggregation(nn.Module):
     """Spatial aggregation (Moga): feature decomposition, then SiLU(gate) * SiLU(multi-order value),
@@ -97,6 +105,21 @@ class MultiOrderGatedAggregation(nn.Module):
         x = F.silu(self.gate(x)) * F.silu(self.value(x))
         return self.proj_2(x) + shortcut
 
+    def forward_scaled(self, x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        """``scale * forward(x)`` with fewer passes over memory: the decomposition
+        ``y + sigma * (y - GAP(y))`` as one multiply-add ``(1 + sigma) * y - sigma * GAP(y)``,
+        ``scale`` (``(1, C, 1, 1)``) folded into ``proj_2``, the shortcut added by a
+        multiply-add."""
+        if self.force_fp32:
+            return scale * self.forward(x)
+        y = self.proj_1(x)
+        sigma = self.sigma.scale
+        y = F.silu(torch.addcmul(-sigma * F.adaptive_avg_pool2d(y, 1), y, 1 + sigma))
+        y = F.silu(self.gate(y)) * F.silu(self.value.forward_split(y))
+        column = scale.reshape(-1, 1, 1, 1)
+        y = F.conv2d(y, self.proj_2.weight * column, self.proj_2.bias * scale.reshape(-1))
+        return torch.addcmul(y, x, scale)
+
     def forward_gating_fp32(self, gate: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
         """``proj_2(SiLU(gate) * SiLU(value))`` in fp32, autocast off (the official double
         activation: the caller passes activated tensors)."""
@@ -123,9 +146,33 @@ class ChannelAggregationFFN(nn.Module):
         x = x + self.sigma(x - F.gelu(self.decompose(x)))
         return self.drop(self.fc2(x))
 
+    def forward_scaled(self, x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        """``scale * forward(x)`` without the element-wise passes over the wide hidden tensor
+        ``h``: ``fc2(h + sigma * (h - d))``, ``d = GELU(decompose(h))`` of one channel, equals
+        ``fc2'(h) - d * (W2 sigma)`` with ``fc2'`` the conv of weight ``W2 (1 + sigma)``; ``scale``
+        (``(1, C, 1, 1)``) is folded into both terms. Dropout between them keeps the plain path."""
+        if self.training and self.drop.p > 0:
+            return scale * self.forward(x)
+        h = F.gelu(self.dwconv(self.fc1(x)))
+        d = F.gelu(self.decompose(h))
+        sigma = self.sigma.scale.reshape(-1)
+        weight = self.fc2.weight.flatten(1)  # (C, hidden)
+        column = scale.reshape(-1, 1)
+        folded = (weight * (1 + sigma) * column).reshape(self.fc2.weight.shape)
+        y = F.conv2d(h, folded, self.fc2.bias * scale.reshape(-1))
+        rank_one = (weight @ sigma).reshape(scale.shape) * scale
+        return torch.addcmul(y, d, -rank_one)
+
 
 class MogaBlock(nn.Module):
-    """``x + drop_path(ls1 * Moga(BN(x)))`` then ``x + drop_path(ls2 * CAFFN(BN(x)))``."""
+    """``x + drop_path(ls1 * Moga(BN(x)))`` then ``x + drop_path(ls2 * CAFFN(BN(x)))``.
+
+    By default the same function is computed with the layer scales and the ``sigma`` scales
+    folded into the neighbouring 1x1 convolutions (see ``forward_scaled`` of the two branches):
+    the same parameters, fewer passes over memory, outputs equal within fp32 rounding.
+    ``reference_ops=True`` runs it op by op as the official code writes it (the reference of the
+    speed benchmark and of the tests).
+    """
 
     def __init__(self,
                  channels: int,
@@ -134,9 +181,11 @@ class MogaBlock(nn.Module):
                  drop_path_rate: float = 0.,
                  init_value: float = 1e-5,
                  norm_cfg: Optional[dict] = None,
-                 attn_force_fp32: bool = False):
+                 attn_force_fp32: bool = False,
+                 reference_ops: bool = False):
         super().__init__()
         norm_cfg = norm_cfg or dict(type='BN')
+        self.reference_ops = reference_ops
         self.norm1 = build_norm_layer(norm_cfg, channels)[1]
         self.attn = MultiOrderGatedAggregation(channels, attn_force_fp32)
         self.norm2 = build_norm_layer(norm_cfg, channels)[1]
@@ -146,8 +195,16 @@ class MogaBlock(nn.Module):
         self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0. else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.drop_path(self.layer_scale_1 * self.attn(self.norm1(x)))
-        return x + self.drop_path(self.layer_scale_2 * self.mlp(self.norm2(x)))
+        if self.reference_ops:
+            x = x + self.drop_path(self.layer_scale_1 * self.attn(self.norm1(x)))
+            return x + self.drop_path(self.layer_scale_2 * self.mlp(self.norm2(x)))
+        x = self._add_branch(x, self.attn.forward_scaled(self.norm1(x), self.layer_scale_1))
+        return self._add_branch(x, self.mlp.forward_scaled(self.norm2(x), self.layer_scale_2))
+
+    def _add_branch(self, x: torch.Tensor, branch: torch.Tensor) -> torch.Tensor:
+        if isinstance(self.drop_path, nn.Identity):
+            return branch.add_(x)  # ``branch`` is a fresh tensor no backward formula reads
+        return x + self.drop_path(branch)
 
 
 class StackConvPatchEmbed(nn.Module):
@@ -204,6 +261,13 @@ class MogaNet(BaseBackbone):
         attn_force_fp32: the official option: gating in fp32 with autocast off, and, as released,
             SiLU applied twice to gate and value on that path (a different function; see
             :class:`MultiOrderGatedAggregation`). Released weights use False.
+        reference_ops: compute each block op by op as the official code does, instead of with
+            its scales folded into the 1x1 convolutions (the same function and parameters within
+            fp32 rounding; see :class:`MogaBlock`). For speed comparisons and tests.
+        channels_last: compute in the channels-last memory layout (the input is converted; the
+            outputs are NCHW tensors with channels-last strides, which necks and heads take as
+            they are). Faster on CPUs (see the README's benchmark); measure before using it on a
+            GPU. The function and the parameters are the same.
         init_cfg: ``dict(type='Pretrained', checkpoint=<url or path>)`` loads an official release.
             Without it, weights get the official init (see :meth:`_init_weights`).
     """
@@ -235,8 +299,11 @@ class MogaNet(BaseBackbone):
                  init_value: float = 1e-5,
                  norm_cfg: Optional[dict] = None,
                  init_cfg: Union[dict, List[dict], None] = None,
-                 attn_force_fp32: bool = False):
+                 attn_force_fp32: bool = False,
+                 reference_ops: bool = False,
+                 channels_last: bool = False):
         super().__init__(out_indices, frozen_stages, norm_eval, init_cfg)
+        self.channels_last = channels_last
         self.arch_settings = self.parse_arch(arch)
         self.embed_dims = self.arch_settings['embed_dims']
         depths = self.arch_settings['depths']
@@ -253,7 +320,8 @@ class MogaNet(BaseBackbone):
                 patch_embed = ConvPatchEmbed(self.embed_dims[i - 1], dims, norm_cfg)
             blocks = nn.ModuleList([
                 MogaBlock(dims, self.arch_settings['ffn_ratios'][i], drop_rate, dpr[cursor + j],
-                          init_value, norm_cfg, attn_force_fp32) for j in range(depth)
+                          init_value, norm_cfg, attn_force_fp32, reference_ops)
+                for j in range(depth)
             ])
             cursor += depth
             self.add_module(f'patch_embed{i + 1}', patch_embed)
@@ -306,6 +374,8 @@ class MogaNet(BaseBackbone):
         return {1: 2, 2: 3}.get(stage) or min(3 + int(parts[1]) // 2, 11)
 
     def forward(self, x: torch.Tensor) -> tuple:
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         outs = []
         for i in range(self.num_stages):
             patch_embed, blocks, norm = self.stage_modules(i)

@@ -10,8 +10,9 @@ fp32 rounding (relative error ~1e-6):
   gnConv's ``1/3``);
 * MogaNet blocks: ``norm1`` into ``proj_1`` and, together with the block's inner residual and
   ``layer_scale_1``, into one ``x * c + proj_2(...)``; ``norm2`` into ``fc1``; ``layer_scale_2``
-  and the FFN's channel re-allocation scale ``1 + sigma`` into ``fc2``; the feature
-  decomposition ``x + sigma * (x - GAP(x))`` becomes one multiply-add;
+  and the FFN's channel re-allocation ``h + sigma * (h - d)`` into ``fc2`` and a rank-one term in
+  the one-channel ``d``; the feature decomposition ``x + sigma * (x - GAP(x))`` becomes one
+  multiply-add;
 * mmcv ``ConvModule`` (conv -> norm) in necks and heads, and the BN after HorFPN's gnConv
   modules.
 
@@ -121,24 +122,20 @@ class FusedMogaBlock(nn.Module):
         # x + ls1 * (proj_2(g) + s1 * x + t1) = x * (1 + ls1 * s1) + [ls1 * proj_2(g) + ls1 * t1]
         scale_output(self.proj_2, ls1, ls1 * t1)
         self.register_buffer('residual_gain', (1 + ls1 * s1).reshape(1, -1, 1, 1).to(dtype))
-        # FFN: norm2 -> fc1; h + sigma * (h - g) = (1 + sigma) * (h + mix * g), (1 + sigma) and
-        # the layer scale -> fc2 (where 1 + sigma is far enough from 0 to divide by it)
+        # FFN: norm2 -> fc1; fc2(h + sigma * (h - g)) = fc2'(h) - g * (W2 sigma), with fc2' of
+        # weight W2 (1 + sigma); the layer scale goes into both terms
         self.fc1, self.dwconv = mlp.fc1, mlp.dwconv
         self.decompose, self.fc2 = mlp.decompose, mlp.fc2
         scale_input(self.fc1, s2, t2)
         sigma = mlp.sigma.scale.detach().double().reshape(-1)
-        gain = 1 + sigma
-        self.fold_gain = bool(gain.abs().min() > 1e-3)
-        if self.fold_gain:
-            self.register_buffer('mix', (-sigma / gain).reshape(1, -1, 1, 1).to(dtype))
-            self.fc2.weight.data = (self.fc2.weight.double() * gain.reshape(1, -1, 1, 1)).to(dtype)
-        else:
-            self.register_buffer('mix', (-sigma).reshape(1, -1, 1, 1).to(dtype))
-            self.register_buffer('gain', gain.reshape(1, -1, 1, 1).to(dtype))
+        weight = self.fc2.weight.detach().double().flatten(1)
+        self.register_buffer('decompose_mix', (-(weight @ sigma) * ls2).reshape(1, -1, 1,
+                                                                                1).to(dtype))
+        self.fc2.weight.data = (weight * (1 + sigma)).reshape(self.fc2.weight.shape).to(dtype)
         scale_output(self.fc2, ls2)
 
     def _gating(self, y: torch.Tensor) -> torch.Tensor:
-        gate, value = F.silu(self.gate(y)), F.silu(self.value(y))
+        gate, value = F.silu(self.gate(y)), F.silu(self.value.forward_split(y))
         if not self.force_fp32:
             return self.proj_2(gate * value)
         with torch.autocast(gate.device.type, enabled=False):  # the official double activation
@@ -151,11 +148,7 @@ class FusedMogaBlock(nn.Module):
                           self.decompose_gain))
         x = torch.addcmul(self._gating(y), x, self.residual_gain)
         h = F.gelu(self.dwconv(self.fc1(x)))
-        g = F.gelu(self.decompose(h))
-        if not self.fold_gain:
-            h = h * self.gain
-        h = torch.addcmul(h, g, self.mix)
-        return x + self.fc2(h)
+        return torch.addcmul(self.fc2(h), F.gelu(self.decompose(h)), self.decompose_mix).add_(x)
 
 
 class FusedConv2FormerBlock(nn.Module):

@@ -1,0 +1,367 @@
+"""Training-step benchmark of whole detectors and segmentors, built from their configs: the time
+and peak memory of one step of the model a config trains, on synthetic data of a given size.
+
+What is measured:
+
+* the model of the config (mmdet or mmseg ``default_scope``), built in that scope as the Runner
+  builds it in one process: SyncBN reverted to BN, ``init_weights()`` run, with the backbone's
+  ``init_cfg`` (pretrained weights) dropped, so nothing is downloaded; ``cfg_options`` are merged
+  into the config first (``Config.merge_from_dict``, as ``--cfg-options`` does);
+* synthetic data, the same in every run (seeded): ``batch`` random ``3 x H x W`` uint8 images;
+  detectors get a few random boxes per image, with their labels and, when the model has a mask
+  head, filled-box bitmap masks; segmentors a random per-pixel ``gt_sem_seg`` of ``H x W`` (the
+  data preprocessor's crop ``size`` is set to ``H x W``, so the input is what was asked; detectors
+  pad to their ``pad_size_divisor`` as in training: the step's ``input_shape`` says what ran);
+* the data preprocessor runs once, before the steps (the batch then rests on the device, as the
+  input of the backbone benchmark does); with the model in train mode, one step is
+  ``model(**data, mode='loss')``, ``model.parse_losses``, backward, a plain SGD step (lr 1e-6, no
+  momentum, so no optimizer state) and ``zero_grad(set_to_none=True)``;
+* seconds per step: the mean over ``iters`` timed steps after ``warmup`` untimed ones; peak
+  memory: :class:`~mmmoga.benchmark.measure.PeakMemory` over the timed steps, as in
+  :func:`~mmmoga.benchmark.measure.measure` (see :mod:`mmmoga.benchmark`: on CPU the growth of the
+  peak RSS, so each setting runs in a fresh interpreter by default); on CUDA, cuDNN benchmark
+  mode as the config's ``env_cfg`` sets it.
+
+``reference_ops`` rows ("before") build the backbone with ``reference_ops=True`` (MogaNet computed
+op by op as the official code does); the default rows ("after") with ``reference_ops=False``.
+"""
+import importlib
+import inspect
+import logging
+import os.path as osp
+import types
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+from mmengine.config import Config
+from mmengine.logging import MMLogger
+from mmengine.registry import DefaultScope
+
+from .measure import run_measurement, time_steps
+from .report import _fmt, describe_environment, format_markdown, format_plain
+
+SCOPES = ('mmdet', 'mmseg')
+BOXES_PER_IMAGE = 3
+LEFT_COLUMNS = ('config', 'backbone ops', 'with_cp')
+#: ``--with-cp`` choice -> the settings run
+CP_SETTINGS = {'off': (False, ), 'on': (True, ), 'both': (False, True)}
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """Read a detector or segmentor config, merge ``cfg_options`` and drop the backbone's
+    pretrained ``init_cfg``; bad input raises an error that names the problem and the fix."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config file not found: {path!r} (give the path of a config, '
+                                'e.g. configs/mask_rcnn_moganet_s.py)')
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    scope = cfg.get('default_scope')
+    if scope not in SCOPES:
+        raise ValueError(f'{path}: default_scope is {scope!r}; the task benchmark times detectors '
+                         f'and segmentors ({" or ".join(SCOPES)} configs): for a backbone alone '
+                         'use tools/analysis/benchmark_backbones.py')
+    if not isinstance(cfg.model.get('backbone'), dict):
+        raise ValueError(f'{path}: the model has no backbone dict (model.backbone)')
+    cfg.model.backbone.init_cfg = None  # no pretrained weights: nothing to download
+    if 'pretrained' in cfg.model:
+        cfg.model.pretrained = None  # mmseg's EncoderDecoder passes it on to the backbone
+    return cfg
+
+
+def check_backbone_option(cfg: Config, option: str, path: str = 'the config') -> None:
+    """Raise a ``ValueError`` naming the fix when the config's backbone has no argument
+    ``option`` (such as ``reference_ops`` or ``with_cp``)."""
+    scope = cfg.default_scope
+    registry = importlib.import_module(f'{scope}.registry').MODELS
+    name = cfg.model.backbone.type
+    with DefaultScope.overwrite_default_scope(scope):
+        backbone = registry.get(name) if isinstance(name, str) else name
+    if backbone is None:
+        raise ValueError(f'{path}: backbone type {name!r} is not registered in {scope} '
+                         "(is custom_imports = dict(imports=['mmmoga']) in the config?)")
+    if option not in inspect.signature(backbone).parameters:
+        hint = (' (--compare-reference needs a backbone with a reference implementation, such as '
+                'MogaNet: drop --compare-reference for this config)'
+                if option == 'reference_ops' else '')
+        raise ValueError(f'{path}: the backbone {backbone.__name__} has no {option!r} '
+                         f'argument{hint}')
+
+
+def check_configs(configs: Sequence[str],
+                  cfg_options: Optional[dict] = None,
+                  compare_reference: bool = False) -> None:
+    """Fail with a clear error before anything is timed: a missing config, one that is not a
+    detector or segmentor, a backbone without ``with_cp`` (or, with ``compare_reference``,
+    without ``reference_ops``)."""
+    for config in configs:
+        cfg = load_config(config, cfg_options)
+        check_backbone_option(cfg, 'with_cp', config)
+        if compare_reference:
+            check_backbone_option(cfg, 'reference_ops', config)
+
+
+def _num_classes(model: torch.nn.Module) -> int:
+    counts = [getattr(m, 'num_classes', None) for m in model.modules()]
+    counts = [c for c in counts if isinstance(c, int) and c > 0]
+    if not counts:
+        raise ValueError('no head with num_classes in the model: cannot draw labels')
+    return max(counts)  # not the RPN's single class
+
+
+def synthetic_batch(model: torch.nn.Module,
+                    scope: str,
+                    batch: int,
+                    height: int,
+                    width: int,
+                    seed: int = 0) -> dict:
+    """What the model's data preprocessor gets from a dataloader: ``inputs`` (uint8 ``3 x H x W``
+    images) and ``data_samples`` with ground truth (see the module docstring), drawn from a
+    generator seeded with ``seed``."""
+    generator = torch.Generator().manual_seed(seed)
+    num_classes = _num_classes(model)
+
+    def uniform(*shape: int) -> torch.Tensor:
+        return torch.rand(shape, generator=generator)
+
+    inputs, samples = [], []
+    for index in range(batch):
+        inputs.append(
+            torch.randint(0, 256, (3, height, width), generator=generator, dtype=torch.uint8))
+        meta = dict(
+            img_id=index,
+            img_shape=(height, width),
+            ori_shape=(height, width),
+            scale_factor=(1., 1.),
+            flip=False,
+            flip_direction=None)
+        if scope == 'mmseg':
+            from mmengine.structures import PixelData
+            from mmseg.structures import SegDataSample
+            sample = SegDataSample(metainfo=meta)
+            labels = torch.randint(0, num_classes, (1, height, width), generator=generator)
+            sample.gt_sem_seg = PixelData(data=labels)
+        else:
+            from mmdet.structures import DetDataSample
+            from mmdet.structures.bbox import HorizontalBoxes
+            from mmdet.structures.mask import BitmapMasks
+            from mmengine.structures import InstanceData
+            size = torch.tensor([width, height], dtype=torch.float32)
+            corner = uniform(BOXES_PER_IMAGE, 2) * 0.6 * size
+            extent = (0.1 + 0.3 * uniform(BOXES_PER_IMAGE, 2)) * size
+            boxes = torch.cat([corner, torch.minimum(corner + extent, size - 1)], dim=1)
+            gt = InstanceData(
+                bboxes=HorizontalBoxes(boxes),
+                labels=torch.randint(0, num_classes, (BOXES_PER_IMAGE, ), generator=generator))
+            if getattr(model, 'with_mask', False):
+                masks = torch.zeros(BOXES_PER_IMAGE, height, width, dtype=torch.uint8)
+                for mask, (x1, y1, x2, y2) in zip(masks, boxes.round().long().tolist()):
+                    mask[y1:y2 + 1, x1:x2 + 1] = 1
+                gt.masks = BitmapMasks(masks.numpy(), height, width)
+            sample = DetDataSample(metainfo=meta)
+            sample.gt_instances = gt
+        samples.append(sample)
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def measure_task(spec: dict) -> dict:
+    """One setting: ``spec`` holds ``config`` (path), ``cfg_options`` (dict), ``batch``, ``size``
+    (``[H, W]``), ``iters``, ``warmup``, ``threads``, ``device`` and optionally ``seed`` (0).
+    Returns ``s_per_step``, ``peak_mb``, ``memory_method``, ``baseline_mb``, ``input_shape``
+    (the preprocessed batch), ``params``, ``backbone`` (its type, ``with_cp`` and
+    ``reference_ops`` as built) and the losses of the last step (``losses``: their names and
+    values; ``loss``: the total)."""
+    from mmmoga.utils.complexity import build_model
+    if spec.get('threads'):
+        torch.set_num_threads(spec['threads'])
+    device = torch.device(spec.get('device', 'cpu'))
+    height, width = spec['size']
+    cfg = load_config(spec['config'], spec.get('cfg_options'))
+    if cfg.default_scope == 'mmseg' and 'size' in cfg.model.get('data_preprocessor', {}):
+        cfg.model.data_preprocessor.size = (height, width)
+    if device.type == 'cuda':  # as the Runner sets it up
+        torch.backends.cudnn.benchmark = bool(cfg.get('env_cfg', {}).get('cudnn_benchmark'))
+    torch.manual_seed(spec.get('seed', 0))
+    model = build_model(cfg)
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)  # init_weights logs every parameter
+    try:
+        with DefaultScope.overwrite_default_scope(cfg.default_scope):
+            model.init_weights()
+    finally:
+        logger.setLevel(level)
+    model = model.to(device).train()
+    data = synthetic_batch(model, cfg.default_scope, spec['batch'], height, width,
+                           spec.get('seed', 0))
+    data = model.data_preprocessor(data, training=True)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=1e-6, momentum=0)
+    last = {}
+
+    def step() -> None:
+        losses = model(**data, mode='loss')
+        loss, log_vars = model.parse_losses(losses)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        last.update(
+            loss=loss.detach().item(),
+            losses={
+                k: float(torch.as_tensor(v).detach())
+                for k, v in log_vars.items()
+            })
+
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        timing = time_steps(step, spec['iters'], spec['warmup'], device)
+    elapsed = timing.pop('elapsed_s')
+    flags = [
+        getattr(m, 'reference_ops') for m in model.backbone.modules()
+        if hasattr(m, 'reference_ops')
+    ]
+    return dict(
+        s_per_step=elapsed / spec['iters'] if spec['iters'] else None,
+        input_shape=list(data['inputs'].shape),
+        params=sum(p.numel() for p in model.parameters()),
+        backbone=dict(  # what was built, read back from the model
+            type=type(model.backbone).__name__,
+            with_cp=getattr(model.backbone, 'with_cp', None),
+            reference_ops=all(flags) if flags else None),
+        **timing,
+        **last)
+
+
+def benchmark_task(config: str,
+                   cfg_options: Optional[dict] = None,
+                   batch: int = 2,
+                   size: Tuple[int, int] = (800, 1333),
+                   iters: int = 3,
+                   warmup: int = 1,
+                   threads: Optional[int] = None,
+                   device: str = 'cpu',
+                   isolate: bool = True,
+                   timeout: Optional[float] = None) -> dict:
+    """:func:`measure_task` of one setting, in a fresh interpreter unless ``isolate`` is False
+    (errors come back as ``{'error': message}``)."""
+    spec = dict(
+        config=config,
+        cfg_options=dict(cfg_options or {}),
+        batch=batch,
+        size=list(size),
+        iters=iters,
+        warmup=warmup,
+        threads=threads,
+        device=device)
+    return run_measurement(spec, isolate, timeout, function=measure_task)
+
+
+def _ratio(a: Optional[dict], b: Optional[dict], key: str) -> Optional[float]:
+    if not a or not b or a.get(key) is None or not b.get(key):
+        return None
+    return a[key] / b[key]
+
+
+def run_task_benchmark(configs: Sequence[str],
+                       batch: int = 2,
+                       size: Tuple[int, int] = (800, 1333),
+                       iters: int = 3,
+                       warmup: int = 1,
+                       with_cp: str = 'off',
+                       compare_reference: bool = False,
+                       cfg_options: Optional[dict] = None,
+                       threads: Optional[int] = None,
+                       device: str = 'cpu',
+                       isolate: bool = True,
+                       timeout: Optional[float] = None,
+                       log=None) -> dict:
+    """Every config x ``with_cp`` setting (``'off'``, ``'on'`` or ``'both'``) x backbone ops
+    (reference and default with ``compare_reference``, else the config's own); returns the
+    report: ``rows`` (one per setting; a default row compared with its reference row has
+    ``ratio``: ``time`` and ``memory``, after / before), ``environment`` and ``settings``. The
+    configs are checked first (:func:`check_configs`), so bad input fails before anything is
+    timed."""
+    check_configs(configs, cfg_options, compare_reference)
+    ops = ('reference', 'default') if compare_reference else ('default', )
+    rows = []
+    for config in configs:
+        for cp in CP_SETTINGS[with_cp]:
+            measured = {}
+            for op in ops:
+                options = dict(cfg_options or {})
+                options['model.backbone.with_cp'] = cp
+                if compare_reference:
+                    options['model.backbone.reference_ops'] = op == 'reference'
+                if log:
+                    log(f'[benchmark_task] {config} ops={op} with_cp={cp}')
+                measured[op] = benchmark_task(config, options, batch, size, iters, warmup, threads,
+                                              device, isolate, timeout)
+                label = op
+                if not compare_reference:  # the config's own ops, as built
+                    built = (measured[op].get('backbone') or {}).get('reference_ops')
+                    label = {True: 'reference', False: 'default'}.get(built, '-')
+                rows.append(dict(config=config, ops=label, with_cp=cp, result=measured[op]))
+            if compare_reference:
+                rows[-1]['ratio'] = dict(
+                    time=_ratio(measured['default'], measured['reference'], 's_per_step'),
+                    memory=_ratio(measured['default'], measured['reference'], 'peak_mb'))
+    environment = describe_environment(types.SimpleNamespace(device=device, threads=threads))
+    settings = dict(
+        batch=batch,
+        size=list(size),
+        iters=iters,
+        warmup=warmup,
+        with_cp=with_cp,
+        compare_reference=compare_reference,
+        cfg_options=dict(cfg_options or {}),
+        isolate=isolate)
+    return dict(environment=environment, settings=settings, rows=rows)
+
+
+def task_table(report: dict, markdown: bool = False) -> str:
+    """The report's table: config, backbone ops, with_cp, input, s/step, peak MB and the
+    after / before ratios (default ops over reference ops, same with_cp)."""
+    header = ['config', 'backbone ops', 'with_cp', 'input', 's/step', 'peak MB']
+    compare = report['settings']['compare_reference']
+    if compare:
+        header += ['time x', 'mem x']
+    body = []
+    for row in report['rows']:
+        result, ratio = row['result'], row.get('ratio') or {}
+        shape = result.get('input_shape')
+        cells = [
+            osp.splitext(osp.basename(row['config']))[0], row['ops'],
+            'on' if row['with_cp'] else 'off', 'x'.join(str(n) for n in shape) if shape else '-',
+            'err' if 'error' in result else _fmt(result.get('s_per_step'), 3),
+            _fmt(result.get('peak_mb'), 1)
+        ]
+        if compare:
+            cells += [_fmt(ratio.get('time'), 2, 'x'), _fmt(ratio.get('memory'), 2, 'x')]
+        body.append(cells)
+    return (format_markdown if markdown else format_plain)(header, body, LEFT_COLUMNS)
+
+
+def task_notes(report: dict) -> List[str]:
+    """The notes under the table: the environment and settings, what the ratios mean, errors."""
+    env, settings = report['environment'], report['settings']
+    height, width = settings['size']
+    methods = sorted(
+        {r['result']['memory_method']
+         for r in report['rows'] if 'memory_method' in r['result']})
+    notes = [
+        f'device {env["device_name"]} ({env["device"]}), threads {env["threads"]}, torch '
+        f'{env["torch"]}; batch {settings["batch"]}, {height}x{width} images (input = the '
+        f'preprocessed batch), {settings["warmup"]} warmup + {settings["iters"]} timed steps' +
+        ('' if settings['isolate'] else ', in-process') + '.',
+        'step = forward in loss mode + parse_losses + backward + SGD step (no momentum) on '
+        'synthetic data (seeded); peak MB = ' + (', '.join(methods) or '-') +
+        ' growth over the timed steps (model, batch and optimizer resident before).',
+    ]
+    if settings['compare_reference']:
+        notes.append('backbone ops: reference = reference_ops=True (the official op-by-op block, '
+                     '"before"), default = reference_ops=False ("after"); time x and mem x = '
+                     'default / reference with the same with_cp (<1: faster / smaller).')
+    for row in report['rows']:
+        if 'error' in row['result']:
+            notes.append(f'error: {row["config"]} ops={row["ops"]} with_cp={row["with_cp"]}: '
+                         f'{row["result"]["error"]}')
+    return notes

@@ -1,0 +1,133 @@
+"""Tests of tools/analysis/benchmark_task.py (the command line) and :mod:`mmmoga.benchmark.task`
+(the training-step benchmark of whole detectors and segmentors): the toy Mask R-CNN and Semantic
+FPN configs at 128x128, batch 1, one step, both backbone ops x with_cp, and the input errors."""
+import json
+import math
+import os.path as osp
+import runpy
+import types
+
+import pytest
+import torch
+
+from mmmoga.benchmark import task
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+SCRIPT = osp.join(ROOT, 'tools', 'analysis', 'benchmark_task.py')
+MASK_RCNN = osp.join(ROOT, 'configs', 'mask_rcnn_moganet_xt_toy.py')
+SEMFPN = osp.join(ROOT, 'configs', 'semfpn_moganet_xt_toy.py')
+RESNET = osp.join(ROOT, 'configs', 'mask_rcnn_r50_fpn.py')
+
+
+@pytest.fixture
+def bench():
+    """The command line as a module; main() sets this process's thread count: restored after."""
+    threads = torch.get_num_threads()
+    yield types.SimpleNamespace(**runpy.run_path(SCRIPT, run_name='benchmark_task'))
+    torch.set_num_threads(threads)
+
+
+def test_toy_detector_and_segmentor_steps(bench, tmp_path, capsys):
+    out_json = tmp_path / 'task.json'
+    report = bench.main([
+        MASK_RCNN, SEMFPN, '--batch', '1', '--size', '128', '128', '--iters', '1', '--warmup', '0',
+        '--with-cp', 'both', '--compare-reference', '--threads', '1', '--isolate', 'none',
+        '--markdown', '--json',
+        str(out_json)
+    ])
+    stdout = capsys.readouterr().out
+    rows = report['rows']
+    settings = [(osp.basename(r['config']), r['ops'], r['with_cp']) for r in rows]
+    assert settings == [(osp.basename(c), ops, cp) for c in (MASK_RCNN, SEMFPN)
+                        for cp in (False, True) for ops in ('reference', 'default')]
+    expected_losses = {
+        MASK_RCNN: {'loss_rpn_cls', 'loss_rpn_bbox', 'loss_cls', 'loss_bbox', 'loss_mask'},
+        SEMFPN: {'decode.loss_ce'},
+    }
+    for row in rows:
+        result = row['result']
+        assert 'error' not in result, (row['config'], row['ops'], row['with_cp'], result)
+        assert math.isfinite(result['s_per_step']) and result['s_per_step'] > 0
+        assert math.isfinite(result['peak_mb']) and result['peak_mb'] > 0
+        assert result['memory_method'] in ('VmHWM', 'psutil sampling (1 ms)')
+        # the exact size asked for (the toy Semantic FPN's own crop is 64x64)
+        assert result['input_shape'] == [1, 3, 128, 128]
+        # what was built is what the row says
+        assert result['backbone'] == dict(
+            type='MogaNet', with_cp=row['with_cp'], reference_ops=row['ops'] == 'reference')
+        # the synthetic ground truth reaches every loss, and the losses are real numbers
+        assert expected_losses[row['config']] <= set(result['losses']), result['losses']
+        assert all(math.isfinite(v) for v in result['losses'].values())
+        assert result['loss'] > 0
+        assert ('ratio' in row) == (row['ops'] == 'default')
+    # same seed, same data, the same function either way: the first step's loss agrees across
+    # ops and with_cp (so the rows time the same work)
+    for config in (MASK_RCNN, SEMFPN):
+        losses = [r['result']['loss'] for r in rows if r['config'] == config]
+        assert max(losses) - min(losses) <= 1e-4 * max(losses), losses
+    for row in rows[1::2]:
+        reference = rows[rows.index(row) - 1]['result']
+        assert row['ratio']['time'] == pytest.approx(row['result']['s_per_step'] /
+                                                     reference['s_per_step'])
+        assert row['ratio']['memory'] == pytest.approx(row['result']['peak_mb'] /
+                                                       reference['peak_mb'])
+
+    lines = [ln for ln in stdout.splitlines() if ln.startswith('|')]
+    header = [c.strip() for c in lines[0].strip('|').split('|')]
+    assert header == [
+        'config', 'backbone ops', 'with_cp', 'input', 's/step', 'peak MB', 'time x', 'mem x'
+    ]
+    cells = [[c.strip() for c in ln.strip('|').split('|')] for ln in lines[2:]]
+    assert [c[:3] for c in cells[:2]] == [['mask_rcnn_moganet_xt_toy', 'reference', 'off'],
+                                          ['mask_rcnn_moganet_xt_toy', 'default', 'off']]
+    assert cells[0][6:] == ['-', '-'] and all(c.endswith('x') for c in cells[1][6:])
+    assert 'threads 1, torch ' + torch.__version__ in stdout
+    assert 'batch 1, 128x128 images' in stdout and '0 warmup + 1 timed steps' in stdout
+    saved = json.loads(out_json.read_text())
+    assert saved['rows'] == json.loads(json.dumps(rows))
+    assert saved['settings']['compare_reference'] and saved['settings']['with_cp'] == 'both'
+
+
+def test_isolated_setting_in_a_fresh_interpreter():
+    result = task.benchmark_task(
+        SEMFPN,
+        {'model.backbone.reference_ops': True},
+        batch=1,
+        size=(32, 64),  # below the config's 64x64 crop: the asked size, not the crop, is run
+        iters=1,
+        warmup=0,
+        threads=1,
+        isolate=True,
+        timeout=300)
+    assert 'error' not in result, result
+    assert result['s_per_step'] > 0 and result['peak_mb'] > 0 and result['baseline_mb'] > 0
+    assert result['input_shape'] == [1, 3, 32, 64]
+    assert result['backbone']['reference_ops'] is True
+    assert 'decode.loss_ce' in result['losses']
+
+
+def test_errors_name_the_problem_and_the_fix(bench, capsys):
+    with pytest.raises(SystemExit) as error:
+        bench.parse_args([RESNET, '--size', '128', '128', '--compare-reference'])
+    assert error.value.code == 2
+    message = capsys.readouterr().err
+    assert "the backbone ResNet has no 'reference_ops' argument" in message
+    assert 'drop --compare-reference' in message
+    bench.parse_args([RESNET, '--size', '128', '128'])  # without it the config is fine
+
+    with pytest.raises(SystemExit):
+        bench.parse_args(['configs/mask_rcnn_moganet_xx.py', '--size', '128', '128'])
+    assert "config file not found: 'configs/mask_rcnn_moganet_xx.py'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.parse_args(
+            [osp.join(ROOT, 'configs', 'imagenet_moganet_xt_toy.py'), '--size', '64', '64'])
+    assert "default_scope is 'mmpretrain'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.parse_args([SEMFPN, '--size', '16', '128'])
+    assert 'both sides must be >= 32' in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.parse_args([SEMFPN])
+    assert 'the following arguments are required: --size' in capsys.readouterr().err
+    # the library raises the same errors for direct callers
+    with pytest.raises(ValueError, match='drop --compare-reference'):
+        task.run_task_benchmark([RESNET], size=(64, 64), compare_reference=True)
