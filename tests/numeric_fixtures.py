@@ -1,6 +1,11 @@
-"""RNG-free weights and inputs for the numeric fixtures of the backbone tests (values depend
-only on key names and sizes, so the fixtures do not change with torch's random generator)."""
+"""Numeric helpers of the backbone tests: RNG-free weights and inputs for the numeric fixtures
+(values depend only on key names and sizes, so the fixtures do not change with torch's random
+generator), scales and BN statistics pushed far from their init, and the relative error."""
 import torch
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+SCALE_NAMES = ('layer_scale_1', 'layer_scale_2', 'gamma', 'gamma1', 'gamma2')
 
 
 def hash_noise(n, seed):
@@ -44,3 +49,42 @@ def stats(x):
 
 def n_params(module):
     return sum(p.numel() for p in module.parameters())
+
+
+def randomise(model: nn.Module,
+              seed: int = 0,
+              in_channels: int = 3,
+              scales=(0.2, 1.0)) -> nn.Module:
+    """Give every layer scale, sigma and BN affine values far from their init, and every BN the
+    running statistics of a real batch (so activations stay of order 1 through the network); the
+    BN momentum is left as it was. Returns the model in eval mode."""
+    gen = torch.Generator().manual_seed(seed)
+
+    def uniform(t, low, high):
+        return low + (high - low) * torch.rand(t.shape, generator=gen)
+
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            leaf = name.rsplit('.', 1)[-1]
+            if leaf in SCALE_NAMES:
+                param.copy_(uniform(param, *scales))
+            elif name.endswith('sigma.scale'):
+                param.copy_(uniform(param, -0.5, 0.5))
+        bns = [m for m in model.modules() if isinstance(m, _BatchNorm)]
+        momenta = [bn.momentum for bn in bns]
+        for bn in bns:
+            bn.weight.copy_(uniform(bn.weight, 0.5, 1.5))
+            bn.bias.copy_(0.2 * torch.randn(bn.bias.shape, generator=gen))
+            bn.reset_running_stats()
+            bn.momentum = None  # cumulative average: one batch sets the statistics
+        if bns:
+            model.train()
+            model(torch.randn(4, in_channels, 64, 64, generator=gen))
+        for bn, momentum in zip(bns, momenta):
+            bn.momentum = momentum
+    return model.eval()
+
+
+def relative_error(outs, refs):
+    """The largest ``max |o - r| / max |r|`` over pairs of tensors."""
+    return max(((o - r).abs().max() / r.abs().max()).item() for o, r in zip(outs, refs))

@@ -15,6 +15,7 @@ from mmengine.config import Config
 from torch import nn
 
 from mmmoga.models import Conv2Former, HorNet, InceptionNeXt, MogaNet
+from numeric_fixtures import relative_error
 
 pytestmark = pytest.mark.compile
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -38,10 +39,6 @@ TINY = {
             band_kernel_size=11,
             branch_ratio=0.125)),
 }
-
-
-def relative_error(outs, refs):
-    return max(((o - r).abs().max() / r.abs().max()).item() for o, r in zip(outs, refs))
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmmoga.models import Conv2Former, HorNet, InceptionNeXt, MogaNet, fuse_for_inference
 from mmmoga.models.utils import FusedConv2FormerBlock, FusedMogaBlock
+from numeric_fixtures import randomise, relative_error
 
 MOGA = dict(embed_dims=[16, 32, 48, 64], depths=[1, 2, 2, 1], ffn_ratios=[4, 4, 4, 4])
 HOR = dict(embed_dims=[32, 64, 128, 256], depths=[1, 1, 2, 1], orders=[2, 3, 4, 5])
@@ -20,42 +21,6 @@ INCEP = dict(
     mlp_ratios=[4, 4, 4, 3],
     band_kernel_size=11,
     branch_ratio=0.125)
-
-SCALE_NAMES = ('layer_scale_1', 'layer_scale_2', 'gamma', 'gamma1', 'gamma2')
-
-
-def randomise(model: nn.Module,
-              seed: int = 0,
-              in_channels: int = 3,
-              scales=(0.2, 1.0)) -> nn.Module:
-    """Give every layer scale, sigma and BN affine values far from their init, and every BN the
-    running statistics of a real batch (so activations stay of order 1 through the network)."""
-    gen = torch.Generator().manual_seed(seed)
-
-    def uniform(t, low, high):
-        return low + (high - low) * torch.rand(t.shape, generator=gen)
-
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            leaf = name.rsplit('.', 1)[-1]
-            if leaf in SCALE_NAMES:
-                param.copy_(uniform(param, *scales))
-            elif name.endswith('sigma.scale'):
-                param.copy_(uniform(param, -0.5, 0.5))
-        bns = [m for m in model.modules() if isinstance(m, _BatchNorm)]
-        for bn in bns:
-            bn.weight.copy_(uniform(bn.weight, 0.5, 1.5))
-            bn.bias.copy_(0.2 * torch.randn(bn.bias.shape, generator=gen))
-            bn.reset_running_stats()
-            bn.momentum = None  # cumulative average: one batch sets the statistics
-        if bns:
-            model.train()
-            model(torch.randn(4, in_channels, 64, 64, generator=gen))
-    return model.eval()
-
-
-def relative_error(outs, refs):
-    return max(((o - r).abs().max() / r.abs().max()).item() for o, r in zip(outs, refs))
 
 
 def check(model, size=64, batch=2):

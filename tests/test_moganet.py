@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from mmmoga.models import MogaNet
+from numeric_fixtures import randomise, relative_error
 
 # official counts (architectures.md 1.1 and 1.5): dense params (no head), classification params,
 # number of state-dict keys of the classification model (BN buffers included)
@@ -402,37 +403,12 @@ def test_attn_force_fp32_backbone_option():
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
 
 
-def randomised_scales(model, seed=0):
-    """Layer scales and sigmas far from their init (so every fold matters) and BN statistics of a
-    real batch (so activations stay of order 1)."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if 'layer_scale' in name:
-                param.copy_(0.2 + 0.8 * torch.rand(param.shape, generator=gen))
-            elif 'sigma' in name:
-                param.copy_(torch.rand(param.shape, generator=gen) - 0.5)
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.reset_running_stats()
-                module.momentum = None  # cumulative average: one batch sets the statistics
-        model.train()(torch.randn(4, 3, 64, 64, generator=gen))
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.momentum = 0.1
-    return model
-
-
-def relative_error(outs, refs):
-    return max(((o - r).abs().max() / r.abs().max()).item() for o, r in zip(outs, refs))
-
-
 @pytest.mark.parametrize('channels_last', [False, True])
 @pytest.mark.parametrize('drop_path_rate', [0., 0.2])
 def test_folded_scales_computes_the_official_function(channels_last, drop_path_rate):
     """The folded computation (default) against the op-by-op one: outputs in eval and training,
     parameter gradients and BN statistics, in float32 against a float64 op-by-op reference."""
-    folded = randomised_scales(MogaNet(SMALL_ARCH, drop_path_rate=drop_path_rate))
+    folded = randomise(MogaNet(SMALL_ARCH, drop_path_rate=drop_path_rate))
     plain = MogaNet(SMALL_ARCH, drop_path_rate=drop_path_rate, reference_ops=True)
     plain.load_state_dict(folded.state_dict())
     reference = MogaNet(SMALL_ARCH, drop_path_rate=drop_path_rate, reference_ops=True).double()
@@ -470,7 +446,7 @@ def test_folded_scales_computes_the_official_function(channels_last, drop_path_r
 def test_folded_scales_keeps_dropout_and_force_fp32_on_the_op_by_op_path():
     x = torch.randn(2, 3, 64, 64)
     for kwargs in (dict(drop_rate=0.3), dict(attn_force_fp32=True)):
-        folded = randomised_scales(MogaNet(SMALL_ARCH, **kwargs))
+        folded = randomise(MogaNet(SMALL_ARCH, **kwargs))
         plain = MogaNet(SMALL_ARCH, reference_ops=True, **kwargs)
         plain.load_state_dict(folded.state_dict())
         torch.manual_seed(0)
@@ -481,7 +457,7 @@ def test_folded_scales_keeps_dropout_and_force_fp32_on_the_op_by_op_path():
 
 
 def test_channels_last_switch_same_outputs_and_layout():
-    model = randomised_scales(MogaNet(SMALL_ARCH)).eval()
+    model = randomise(MogaNet(SMALL_ARCH)).eval()
     switched = MogaNet(SMALL_ARCH, channels_last=True).eval()
     switched.load_state_dict(model.state_dict())
     x = torch.randn(2, 3, 64, 64)
