@@ -88,19 +88,25 @@ def test_tiny_run_reports_every_column(bench, tmp_path, capsys):
     assert len(plain) == 2 + 3  # header, rule, three rows
 
 
+def tiny_spec(**changes) -> dict:
+    """A measurement spec of MogaNet-XT at 64x64, batch 1, one step, one thread."""
+    return dict(
+        dict(
+            model='moganet-xt',
+            mode='infer',
+            batch=1,
+            size=64,
+            dtype='fp32',
+            memory_format='channels_first',
+            with_cp=False,
+            iters=1,
+            warmup=0,
+            device='cpu',
+            threads=1), **changes)
+
+
 def test_isolated_measurement_in_a_fresh_process():
-    spec = dict(
-        model='moganet-xt',
-        mode='train',
-        batch=1,
-        size=64,
-        dtype='bf16',
-        memory_format='channels_last',
-        with_cp=True,
-        iters=1,
-        warmup=0,
-        device='cpu',
-        threads=1)
+    spec = tiny_spec(mode='train', dtype='bf16', memory_format='channels_last', with_cp=True)
     result = benchmark.run_measurement(spec, isolate=True, timeout=120)
     assert 'error' not in result, result
     assert result['images_per_s'] > 0 and result['ms_per_step'] > 0
@@ -207,8 +213,47 @@ def test_moganet_against_its_op_by_op_reference_across_memory_formats(bench, cap
                                                       ref['infer']['images_per_s'])
     assert '(the peer in channels_first)' in stdout and 'GEMM: 128x128' in stdout
     assert 'best of 2 interleaved rounds' in stdout
+    for row in ours:  # every round's ratio, next to the table's ratio of the fastest rounds
+        for mode in ('infer', 'train'):
+            rounds = row[mode]['round_images_per_s']
+            assert len(rounds) == 2 and max(rounds) == row[mode]['images_per_s']
+            peer_rounds = ref[mode]['round_images_per_s']
+            assert row['round_ratios'][mode] == pytest.approx(
+                [a / b for a, b in zip(rounds, peer_rounds)])
+    assert ('moganet-xt channels_last / moganet-xt-ref channels_first infer x, round by round: '
+            in stdout)
     check = report['peer_checks'][0]
     assert check['checked'] and check['same'] and check['max_abs_diff'] < 1e-5
     with pytest.raises(SystemExit):
         bench.parse_args(['--models', 'moganet-xt', '--peer-memory-format', 'channels_last'])
     assert 'add it to --memory-format' in capsys.readouterr().err
+
+
+def test_cpu_kernels_off_shows_the_switch_both_ways(bench, capsys):
+    report = bench.main([
+        '--models', 'moganet-xt', 'moganet-xt-ref', 'hornet-t', '--batch', '1', '--size', '64',
+        '--dense-size', '64', '--iters', '1', '--warmup', '0', '--threads', '1', '--isolate',
+        'none', '--no-cp-summary', '--no-output-check', '--no-flops', '--cpu-kernels-off'
+    ])
+    stdout = capsys.readouterr().out
+    rows = {r['model']: r for r in report['rows']}
+    ours = rows['moganet-xt']
+    for mode in ('infer', 'train'):
+        assert ours[f'{mode}_kernels_off']['images_per_s'] > 0
+    # the reference and HorNet do not run the kernels: measured once
+    assert 'infer_kernels_off' not in rows['moganet-xt-ref'] and 'infer_kernels_off' not in rows[
+        'hornet-t']
+    assert 'kernels off: infer img/s' in stdout and 'MMMOGA_CPU_KERNELS=0' in stdout
+
+
+def test_measure_cpu_kernels_false_turns_them_off(monkeypatch):
+    from mmmoga.benchmark import measure
+    from mmmoga.models.layers import cpu_ops
+    calls = []
+    fused = cpu_ops.fused_conv_op
+    monkeypatch.setattr(cpu_ops, 'fused_conv_op', lambda *args: calls.append(1) or fused(*args))
+    spec = tiny_spec(memory_format='channels_last')
+    measure(dict(spec, cpu_kernels=False))
+    assert not calls
+    measure(spec)
+    assert calls  # control: on by default

@@ -7,10 +7,11 @@ import sys
 
 import pytest
 import torch
+from small_models import SMALL_BACKBONES
 
 from mmmoga.deployment import check_onnx, export_onnx, fft_as_matmul
 from mmmoga.deployment.onnx_export import _Outputs
-from mmmoga.models import Conv2Former, HorNet, InceptionNeXt, MogaNet
+from mmmoga.models import MogaNet
 from mmmoga.models.layers import GlobalLocalFilter
 from mmmoga.models.layers.dft import global_filter_dft
 
@@ -18,31 +19,7 @@ pytest.importorskip('onnxruntime')
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOOL = osp.join(ROOT, 'tools', 'deployment', 'export_onnx.py')
-SMALL = {
-    'moganet':
-    lambda: MogaNet(
-        dict(embed_dims=[16, 32, 48, 64], depths=[1, 1, 2, 1], ffn_ratios=[4, 4, 4, 4])),
-    'hornet-7x7':
-    lambda: HorNet(dict(embed_dims=[32, 64, 128, 256], depths=[1, 1, 2, 1], orders=[2, 3, 4, 5])),
-    'hornet-gf':
-    lambda: HorNet(
-        dict(embed_dims=[32, 64, 128, 256], depths=[1, 1, 2, 1], orders=[2, 3, 4, 5]), mixer='gf'),
-    'conv2former':
-    lambda: Conv2Former(
-        dict(
-            embed_dims=[16, 32, 48, 64],
-            depths=[1, 1, 2, 1],
-            mlp_ratios=[4, 4, 4, 4],
-            kernel_size=7)),
-    'inceptionnext':
-    lambda: InceptionNeXt(
-        dict(
-            embed_dims=[16, 32, 64, 128],
-            depths=[1, 1, 2, 1],
-            mlp_ratios=[4, 4, 4, 3],
-            band_kernel_size=11,
-            branch_ratio=0.125)),
-}
+SMALL = SMALL_BACKBONES
 
 
 @pytest.mark.parametrize('size', [(14, 14), (14, 8), (20, 27), (9, 8), (33, 19)])

@@ -49,12 +49,14 @@ from .measure import (PeakMemory, check_same_output, count_complexity, measure,
 from .report import (CP_CHOICES, DTYPES, ISOLATE_CHOICES, MEMORY_FORMATS, MODES, cp_summary_line,
                      describe_environment, format_markdown, format_plain, list_models, notes_text,
                      run_benchmark, table_rows)
-from .zoo import FAMILY_LABELS, MODEL_ZOO, TRANSFERS, Entry, build_model, default_peer
+from .zoo import (FAMILY_LABELS, MODEL_ZOO, TRANSFERS, Entry, build_model, default_peer,
+                  uses_cpu_kernels)
 
 __all__ = [
     'CP_CHOICES', 'DTYPES', 'Entry', 'FAMILY_LABELS', 'ISOLATE_CHOICES', 'MEMORY_FORMATS',
     'MODEL_ZOO', 'MODES', 'PeakMemory', 'TRANSFERS', 'build_model', 'check_same_output',
     'count_complexity', 'cp_summary_line', 'default_peer', 'describe_environment',
     'format_markdown', 'format_plain', 'list_models', 'measure', 'notes_text',
-    'release_freed_memory', 'run_benchmark', 'run_measurement', 'table_rows', 'worker_main'
+    'release_freed_memory', 'run_benchmark', 'run_measurement', 'table_rows', 'uses_cpu_kernels',
+    'worker_main'
 ]

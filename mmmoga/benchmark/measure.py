@@ -145,7 +145,9 @@ def measure(spec: dict) -> dict:
     iters, warmup, device, threads, and optionally ``fuse`` (inference only:
     :func:`~mmmoga.models.fuse_for_inference` first) and ``compile`` (``torch.compile`` with the
     default mode; the first step, which compiles, is timed on its own as ``compile_s`` and comes
-    before the warmup steps). Returns throughput (images/s), time per step and peak memory."""
+    before the warmup steps), ``cpu_kernels=False`` (mmmoga's CPU paths off:
+    :func:`~mmmoga.models.layers.cpu_kernels`). Returns throughput (images/s), time per step and
+    peak memory."""
     if spec.get('threads'):
         torch.set_num_threads(spec['threads'])
     device = torch.device(spec['device'])
@@ -175,12 +177,18 @@ def measure(spec: dict) -> dict:
         autocast = contextlib.nullcontext()
     forward = torch.compile(model) if spec.get('compile') else model
 
+    def kernels():
+        if spec.get('cpu_kernels', True):
+            return contextlib.nullcontext()
+        from mmmoga.models.layers import cpu_kernels
+        return cpu_kernels(False)
+
     def step() -> None:
         if not train:
-            with torch.no_grad(), autocast:
+            with torch.no_grad(), autocast, kernels():
                 forward(x)
             return
-        with autocast:
+        with autocast, kernels():
             outs = _outputs(forward(x))
         loss = sum(o.float().mean() for o in outs)
         loss.backward()

@@ -5,6 +5,7 @@ import math
 import os
 import os.path as osp
 import platform
+import statistics
 import sys
 from typing import List, Optional, Sequence, Tuple
 
@@ -12,7 +13,7 @@ import torch
 
 from .measure import (check_same_output, check_variant_output, count_complexity, gemm_rate,
                       run_measurement)
-from .zoo import FAMILY_LABELS, MODEL_ZOO, build_model
+from .zoo import FAMILY_LABELS, MODEL_ZOO, build_model, uses_cpu_kernels
 
 DTYPES = ('fp32', 'bf16')
 MEMORY_FORMATS = ('channels_first', 'channels_last')
@@ -48,6 +49,7 @@ def table_rows(rows: List[dict],
     forward MACs, the usual forward + backward estimate) and their ratio to the GEMM."""
     sizes = [size] if dense_size == size else [size, dense_size]
     fused = any(row.get('infer_fused') for row in rows)
+    kernels_off = any(row.get('infer_kernels_off') or row.get('train_kernels_off') for row in rows)
     compiled = any(row.get('infer_compiled') or row.get('train_compiled') for row in rows)
     header = ['model', 'dtype', 'format', 'with_cp', 'params (M)']
     header += [f'GFLOPs@{s}' for s in sizes]
@@ -57,6 +59,8 @@ def table_rows(rows: List[dict],
     ]
     if fused:
         header += ['fused img/s', 'fused x']
+    if kernels_off:
+        header += ['kernels off: infer img/s', 'train img/s', 'kernels x: infer', 'train']
     if compiled:
         header += [
             'compiled infer img/s', 'compiled train img/s', 'compiled infer x', 'compiled train x',
@@ -74,6 +78,10 @@ def table_rows(rows: List[dict],
                 _rate(row.get('infer_fused')),
                 _fmt(_speedup(row.get('infer_fused'), infer), 2, 'x')
             ]
+        if kernels_off:
+            off = [row.get('infer_kernels_off'), row.get('train_kernels_off')]
+            extra += [_rate(r) if r else '-' for r in off]
+            extra += [_fmt(_speedup(on, r), 2, 'x') for on, r in zip((infer, train), off)]
         if compiled:
             times = [(row.get(k) or {}).get('compile_s')
                      for k in ('infer_compiled', 'train_compiled')]
@@ -186,9 +194,22 @@ def notes_text(args, report: dict) -> List[str]:
     if any(row.get('infer_fused') for row in report['rows']):
         notes.append('fused = mmmoga.models.fuse_for_inference (BNs and scales folded into convs); '
                      'fused x = fused / plain inference throughput.')
+    if any(row.get('infer_kernels_off') or row.get('train_kernels_off') for row in report['rows']):
+        notes.append('kernels off = the same model with mmmoga.models.layers.cpu_kernels(False) '
+                     '(MMMOGA_CPU_KERNELS=0); kernels x = default / kernels-off throughput.')
     if any(row.get('infer_compiled') or row.get('train_compiled') for row in report['rows']):
         notes.append('compiled = torch.compile (default mode); compile s = the first step '
                      '(tracing and compilation, infer/train), timed before the warmup steps.')
+    if getattr(args, 'repeat', 1) > 1:
+        for row in report['rows']:
+            for mode, ratios in (row.get('round_ratios') or {}).items():
+                if len(ratios) > 1:
+                    notes.append(
+                        f'{row["model"]} {row["memory_format"]} / {row["peer"]} '
+                        f'{row["peer_memory_format"]} {mode} x, round '
+                        f'by round: {", ".join(f"{r:.2f}" for r in ratios)} (median '
+                        f'{statistics.median(ratios):.2f}; the table takes each setting\'s '
+                        'fastest round).')
     for check in report.get('variant_checks', []):
         notes.append(f'{check["model"]} {check["variant"]} vs plain (fp32, eval): ' +
                      (f'error {check["error"]}' if 'error' in
@@ -198,7 +219,8 @@ def notes_text(args, report: dict) -> List[str]:
                      ('' if not check.get('checked') else ' -> identical' if check.
                       get('same') else ' -> DIFFERENT'))
     for row in report['rows']:
-        for mode in MODES + ('infer_fused', 'infer_compiled', 'train_compiled'):
+        for mode in MODES + ('infer_fused', 'infer_compiled', 'train_compiled', 'infer_kernels_off',
+                             'train_kernels_off'):
             if 'error' in (row.get(mode) or {}):
                 notes.append(f'error: {row["model"]} {row["dtype"]} {row["memory_format"]} '
                              f'with_cp={row["with_cp"]} {mode}: {row[mode]["error"]}')
@@ -268,7 +290,8 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         if key not in cache:
             log(f'[benchmark] {spec["model"]} {spec["mode"]} {spec["dtype"]} '
                 f'{spec["memory_format"]} with_cp={spec["with_cp"]}' +
-                ''.join(f' {k}' for k in ('fuse', 'compile') if spec.get(k)))
+                ''.join(f' {k}' for k in ('fuse', 'compile') if spec.get(k)) +
+                (' cpu_kernels=off' if spec.get('cpu_kernels') is False else ''))
             cache[key] = run_measurement(spec, isolate, args.timeout)
         return cache[key]
 
@@ -303,6 +326,11 @@ def run_benchmark(args: argparse.Namespace) -> dict:
                         row['train'] = measured(dict(spec, mode='train'))
                     if getattr(args, 'fuse', False) and row['infer'] is not None:
                         row['infer_fused'] = measured(dict(spec, mode='infer', fuse=True))
+                    if getattr(args, 'cpu_kernels_off', False) and uses_cpu_kernels(name):
+                        for mode in args.modes:
+                            if row[mode] is not None:
+                                row[f'{mode}_kernels_off'] = measured(
+                                    dict(spec, mode=mode, cpu_kernels=False))
                     if getattr(args, 'compile', False):
                         if row['infer'] is not None:
                             row['infer_compiled'] = measured(dict(spec, mode='infer', compile=True))
@@ -312,16 +340,20 @@ def run_benchmark(args: argparse.Namespace) -> dict:
 
     # more rounds, interleaved over every setting, keep each setting's fastest (on a shared
     # machine a neighbour's load slows single measurements down by 10-30%)
+    for result in cache.values():
+        result['round_images_per_s'] = [result.get('images_per_s')]
     for round_index in range(1, getattr(args, 'repeat', 1)):
         for key, result in cache.items():
             spec = json.loads(key)
             log(f'[benchmark] round {round_index + 1}: {spec["model"]} {spec["mode"]} '
                 f'{spec["memory_format"]}')
             again = run_measurement(spec, isolate, args.timeout)
+            rounds = result['round_images_per_s'] + [again.get('images_per_s')]
             if 'error' in result or ('error' not in again
                                      and again['images_per_s'] > result['images_per_s']):
                 result.clear()
                 result.update(again)
+            result['round_images_per_s'] = rounds
 
     def find(name, dtype, memory_format, with_cp):
         return next(
@@ -333,6 +365,13 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         if not a or not b or a.get(key) is None or not b.get(key):
             return None
         return a[key] / b[key]
+
+    def round_ratios(a: dict, b: dict) -> List[float]:
+        # round r of every setting ran in the same pass over the settings, close in time
+        return [
+            x / y for x, y in zip(a.get('round_images_per_s', []), b.get('round_images_per_s', []))
+            if x and y
+        ]
 
     for row in report['rows']:
         peer_format = getattr(args, 'peer_memory_format', None) or row['memory_format']
@@ -347,6 +386,11 @@ def run_benchmark(args: argparse.Namespace) -> dict:
             infer=None if row['infer'] is None else ratio(infer, peer_infer, 'images_per_s'),
             train=ratio(row['train'], peer['train'], 'images_per_s'),
             train_mem=ratio(row['train'], peer['train'], 'peak_mb'))
+        row['peer_memory_format'] = peer_format
+        row['round_ratios'] = {
+            mode: round_ratios(row[mode], peer[mode])
+            for mode in MODES if row[mode] is not None and peer[mode] is not None
+        }
 
     if not args.no_output_check:
         for name, peer in args.peers.items():

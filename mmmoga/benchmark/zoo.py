@@ -142,6 +142,14 @@ def _build_zoo() -> Dict[str, Entry]:
 MODEL_ZOO: Dict[str, Entry] = _build_zoo()
 
 
+def uses_cpu_kernels(name: str) -> bool:
+    """Whether the model runs :mod:`mmmoga.models.layers.cpu_ops` (MogaNet except the
+    ``-ref`` models, Conv2Former, InceptionNeXt; not HorNet or the peers)."""
+    family = name.split('-')[0]
+    return (MODEL_ZOO[name].source == 'mmmoga' and not name.endswith('-ref')
+            and family in ('moganet', 'conv2former', 'inceptionnext'))
+
+
 def default_peer(name: str, run: Sequence[str]) -> Optional[str]:
     """The peer a model is compared with when ``--peer`` does not name one (if it is in the run)."""
     candidates = []

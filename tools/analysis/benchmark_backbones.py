@@ -129,6 +129,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='also time inference after mmmoga.models.fuse_for_inference (BNs '
         'and scales folded into convs) and check its outputs')
     parser.add_argument(
+        '--cpu-kernels-off',
+        action='store_true',
+        help='also time MogaNet, Conv2Former and InceptionNeXt with mmmoga\'s CPU kernels off '
+        '(mmmoga.models.layers.cpu_ops: fused conv + activation without grad, the phase-'
+        'decomposed dilated conv), to show the switch both ways')
+    parser.add_argument(
         '--compile',
         action='store_true',
         help='also time torch.compile (default mode): compiled throughput and '

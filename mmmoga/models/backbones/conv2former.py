@@ -16,7 +16,7 @@ from mmcv.cnn.bricks import DropPath
 from torch import nn
 
 from mmmoga.registry import register_model
-from ..layers import LayerNorm2d, build_out_norm
+from ..layers import LayerNorm2d, build_out_norm, conv2d_act
 from .base_backbone import BaseBackbone, convnext_layer_id
 
 __all__ = ['Conv2Former']
@@ -29,7 +29,8 @@ class ConvModulation(nn.Module):
     """Convolutional modulation (the official ``SpatialAttention``).
 
     ``proj(DW_kxk(GELU(conv1x1(LN(x)))) * v(LN(x)))``: a large-kernel depth-wise conv produces the
-    weights that modulate the value ``v``. There is no inner residual.
+    weights that modulate the value ``v``. There is no inner residual. The GELU is fused into its
+    conv where :func:`~mmmoga.models.layers.conv2d_act` can.
     """
 
     def __init__(self, channels: int, kernel_size: int):
@@ -45,11 +46,13 @@ class ConvModulation(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.norm(x)
-        return self.proj(self.att(x) * self.v(x))
+        att = self.att[2](conv2d_act(x, self.att[0], 'gelu'))
+        return self.proj(att * self.v(x))
 
 
 class ConvFFN(nn.Module):
-    """The official ``MLP``: LN, 1x1 expand, GELU, ``x + GELU(DW3x3(x))``, 1x1 reduce."""
+    """The official ``MLP``: LN, 1x1 expand, GELU, ``x + GELU(DW3x3(x))``, 1x1 reduce (the GELUs
+    fused into their convs where :func:`~mmmoga.models.layers.conv2d_act` can)."""
 
     def __init__(self, channels: int, mlp_ratio: int = 4):
         super().__init__()
@@ -58,11 +61,10 @@ class ConvFFN(nn.Module):
         self.fc1 = nn.Conv2d(channels, hidden, 1)
         self.pos = nn.Conv2d(hidden, hidden, 3, padding=1, groups=hidden)
         self.fc2 = nn.Conv2d(hidden, channels, 1)
-        self.act = nn.GELU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.act(self.fc1(self.norm(x)))
-        x = x + self.act(self.pos(x))
+        x = conv2d_act(self.norm(x), self.fc1, 'gelu')
+        x = x + conv2d_act(x, self.pos, 'gelu')
         return self.fc2(x)
 
 

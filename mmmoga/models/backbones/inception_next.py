@@ -19,7 +19,7 @@ from mmcv.cnn.bricks import DropPath
 from torch import nn
 
 from mmmoga.registry import register_model
-from ..layers import build_out_norm
+from ..layers import build_out_norm, conv2d_act
 from .base_backbone import BaseBackbone, convnext_layer_id
 
 __all__ = ['InceptionNeXt']
@@ -54,17 +54,17 @@ class InceptionDWConv2d(nn.Module):
 
 
 class ConvMlp(nn.Module):
-    """1x1 conv MLP: ``fc2(drop(GELU(fc1(x))))``."""
+    """1x1 conv MLP: ``fc2(drop(GELU(fc1(x))))`` (the GELU fused into ``fc1`` where
+    :func:`~mmmoga.models.layers.conv2d_act` can)."""
 
     def __init__(self, channels: int, hidden_channels: int, drop_rate: float = 0.):
         super().__init__()
         self.fc1 = nn.Conv2d(channels, hidden_channels, 1)
-        self.act = nn.GELU()
         self.drop = nn.Dropout(drop_rate)
         self.fc2 = nn.Conv2d(hidden_channels, channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.drop(self.act(self.fc1(x))))
+        return self.fc2(self.drop(conv2d_act(x, self.fc1, 'gelu')))
 
 
 class MlpPreLogits(nn.Module):

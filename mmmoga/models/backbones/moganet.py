@@ -16,7 +16,7 @@ from mmcv.cnn.bricks import DropPath
 from torch import nn
 
 from mmmoga.registry import register_model
-from ..layers import ElementScale
+from ..layers import ElementScale, conv2d_act, phase_dilated_conv2d
 from .base_backbone import BaseBackbone
 
 __all__ = ['MogaNet']
@@ -65,13 +65,16 @@ class MultiOrderDWConv(nn.Module):
         x = torch.cat([x_0[:, :self.split_0], x_1, x_2], dim=1)
         return self.PW_conv(x)
 
-    def forward_split(self, x: torch.Tensor) -> torch.Tensor:
-        """:meth:`forward` with one ``split`` instead of three slices: the same values, and a
-        backward that concatenates the three gradients instead of summing three zero-padded
-        copies of the whole tensor."""
+    def forward_split(self, x: torch.Tensor, activation: Optional[str] = None) -> torch.Tensor:
+        """``activation(forward(x))`` with one ``split`` instead of three slices (the same values,
+        and a backward that concatenates the three gradients instead of summing three zero-padded
+        copies of the whole tensor), the 7x7 dilation-3 conv over phase sub-grids and the
+        activation fused into ``PW_conv`` on CPU (see :mod:`~mmmoga.models.layers.cpu_ops`)."""
         x_0, x_1, x_2 = torch.split(
             self.DW_conv0(x), [self.split_0, self.split_1, self.split_2], dim=1)
-        return self.PW_conv(torch.cat([x_0, self.DW_conv1(x_1), self.DW_conv2(x_2)], dim=1))
+        x_2 = phase_dilated_conv2d(x_2, self.DW_conv2)
+        return conv2d_act(
+            torch.cat([x_0, self.DW_conv1(x_1), x_2], dim=1), self.PW_conv, activation)
 
 
 class MultiOrderGatedAggregation(nn.Module):
@@ -109,13 +112,14 @@ class MultiOrderGatedAggregation(nn.Module):
         """``scale * forward(x)`` with fewer passes over memory: the decomposition
         ``y + sigma * (y - GAP(y))`` as one multiply-add ``(1 + sigma) * y - sigma * GAP(y)``,
         ``scale`` (``(1, C, 1, 1)``) folded into ``proj_2``, the shortcut added by a
-        multiply-add."""
+        multiply-add, and the SiLUs fused into their convs where
+        :func:`~mmmoga.models.layers.conv2d_act` can."""
         if self.force_fp32:
             return scale * self.forward(x)
         y = self.proj_1(x)
         sigma = self.sigma.scale
         y = F.silu(torch.addcmul(-sigma * F.adaptive_avg_pool2d(y, 1), y, 1 + sigma))
-        y = F.silu(self.gate(y)) * F.silu(self.value.forward_split(y))
+        y = conv2d_act(y, self.gate, 'silu') * self.value.forward_split(y, 'silu')
         column = scale.reshape(-1, 1, 1, 1)
         y = F.conv2d(y, self.proj_2.weight * column, self.proj_2.bias * scale.reshape(-1))
         return torch.addcmul(y, x, scale)
@@ -150,11 +154,12 @@ class ChannelAggregationFFN(nn.Module):
         """``scale * forward(x)`` without the element-wise passes over the wide hidden tensor
         ``h``: ``fc2(h + sigma * (h - d))``, ``d = GELU(decompose(h))`` of one channel, equals
         ``fc2'(h) - d * (W2 sigma)`` with ``fc2'`` the conv of weight ``W2 (1 + sigma)``; ``scale``
-        (``(1, C, 1, 1)``) is folded into both terms. Dropout between them keeps the plain path."""
+        (``(1, C, 1, 1)``) is folded into both terms; the GELUs are fused into their convs where
+        :func:`~mmmoga.models.layers.conv2d_act` can. Dropout between them keeps the plain path."""
         if self.training and self.drop.p > 0:
             return scale * self.forward(x)
-        h = F.gelu(self.dwconv(self.fc1(x)))
-        d = F.gelu(self.decompose(h))
+        h = conv2d_act(self.fc1(x), self.dwconv, 'gelu')
+        d = conv2d_act(h, self.decompose, 'gelu')
         sigma = self.sigma.scale.reshape(-1)
         weight = self.fc2.weight.flatten(1)  # (C, hidden)
         column = scale.reshape(-1, 1)
@@ -168,8 +173,9 @@ class MogaBlock(nn.Module):
     """``x + drop_path(ls1 * Moga(BN(x)))`` then ``x + drop_path(ls2 * CAFFN(BN(x)))``.
 
     By default the same function is computed with the layer scales and the ``sigma`` scales
-    folded into the neighbouring 1x1 convolutions (see ``forward_scaled`` of the two branches):
-    the same parameters, fewer passes over memory, outputs equal within fp32 rounding.
+    folded into the neighbouring 1x1 convolutions (see ``forward_scaled`` of the two branches),
+    and on CPU with the kernels of :mod:`~mmmoga.models.layers.cpu_ops`: the same parameters,
+    fewer passes over memory, outputs equal within fp32 rounding.
     ``reference_ops=True`` runs it op by op as the official code writes it (the reference of the
     speed benchmark and of the tests).
     """
@@ -262,8 +268,9 @@ class MogaNet(BaseBackbone):
             SiLU applied twice to gate and value on that path (a different function; see
             :class:`MultiOrderGatedAggregation`). Released weights use False.
         reference_ops: compute each block op by op as the official code does, instead of with
-            its scales folded into the 1x1 convolutions (the same function and parameters within
-            fp32 rounding; see :class:`MogaBlock`). For speed comparisons and tests.
+            its scales folded into the 1x1 convolutions and the CPU kernels (the same function and
+            parameters within fp32 rounding; see :class:`MogaBlock`). For speed comparisons and
+            tests.
         channels_last: compute in the channels-last memory layout (the input is converted; the
             outputs are NCHW tensors with channels-last strides, which necks and heads take as
             they are). Faster on CPUs (see the README's benchmark); measure before using it on a

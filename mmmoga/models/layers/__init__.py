@@ -1,10 +1,12 @@
 """Bricks shared between model families."""
 from .checkpoint import checkpoint_block
+from .cpu_ops import conv2d_act, cpu_kernels, cpu_kernels_enabled, phase_dilated_conv2d
 from .gnconv import GlobalLocalFilter, GnConv, GnConvModule, parse_gnconv_cfg, resize_complex_weight
 from .norm import LayerNorm2d, build_out_norm
 from .scale import ElementScale
 
 __all__ = [
     'ElementScale', 'GlobalLocalFilter', 'GnConv', 'GnConvModule', 'LayerNorm2d', 'build_out_norm',
-    'checkpoint_block', 'parse_gnconv_cfg', 'resize_complex_weight'
+    'checkpoint_block', 'conv2d_act', 'cpu_kernels', 'cpu_kernels_enabled', 'parse_gnconv_cfg',
+    'phase_dilated_conv2d', 'resize_complex_weight'
 ]

@@ -30,6 +30,8 @@ from mmengine.logging import MMLogger
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ..layers import conv2d_act
+
 __all__ = ['fuse_for_inference', 'FusedMogaBlock', 'FusedConv2FormerBlock']
 
 
@@ -135,7 +137,8 @@ class FusedMogaBlock(nn.Module):
         scale_output(self.fc2, ls2)
 
     def _gating(self, y: torch.Tensor) -> torch.Tensor:
-        gate, value = F.silu(self.gate(y)), F.silu(self.value.forward_split(y))
+        gate = conv2d_act(y, self.gate, 'silu')
+        value = self.value.forward_split(y, 'silu')
         if not self.force_fp32:
             return self.proj_2(gate * value)
         with torch.autocast(gate.device.type, enabled=False):  # the official double activation
@@ -147,8 +150,9 @@ class FusedMogaBlock(nn.Module):
             torch.addcmul(self.decompose_shift * F.adaptive_avg_pool2d(y, 1), y,
                           self.decompose_gain))
         x = torch.addcmul(self._gating(y), x, self.residual_gain)
-        h = F.gelu(self.dwconv(self.fc1(x)))
-        return torch.addcmul(self.fc2(h), F.gelu(self.decompose(h)), self.decompose_mix).add_(x)
+        h = conv2d_act(self.fc1(x), self.dwconv, 'gelu')
+        d = conv2d_act(h, self.decompose, 'gelu')
+        return torch.addcmul(self.fc2(h), d, self.decompose_mix).add_(x)
 
 
 class FusedConv2FormerBlock(nn.Module):

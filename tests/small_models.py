@@ -1,0 +1,29 @@
+"""One small custom arch per family (fast to build, every stage and block kind present), for the
+behaviour tests that run each family: ``SMALL_BACKBONES[name](**backbone_kwargs)``."""
+from mmmoga.models import Conv2Former, HorNet, InceptionNeXt, MogaNet
+
+HORNET_ARCH = dict(embed_dims=[32, 64, 128, 256], depths=[1, 1, 2, 1], orders=[2, 3, 4, 5])
+SMALL_BACKBONES = {
+    'moganet':
+    lambda **kwargs: MogaNet(
+        dict(embed_dims=[16, 32, 48, 64], depths=[1, 1, 2, 1], ffn_ratios=[4, 4, 4, 4]), **kwargs),
+    'hornet-7x7':
+    lambda **kwargs: HorNet(HORNET_ARCH, **kwargs),
+    'hornet-gf':
+    lambda **kwargs: HorNet(HORNET_ARCH, mixer='gf', **kwargs),
+    'conv2former':
+    lambda **kwargs: Conv2Former(
+        dict(
+            embed_dims=[16, 32, 48, 64],
+            depths=[1, 1, 2, 1],
+            mlp_ratios=[4, 4, 4, 4],
+            kernel_size=7), **kwargs),
+    'inceptionnext':
+    lambda **kwargs: InceptionNeXt(
+        dict(
+            embed_dims=[16, 32, 64, 128],
+            depths=[1, 1, 2, 1],
+            mlp_ratios=[4, 4, 4, 3],
+            band_kernel_size=11,
+            branch_ratio=0.125), **kwargs),
+}
