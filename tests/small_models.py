@@ -1,5 +1,6 @@
-"""One small custom arch per family (fast to build, every stage and block kind present), for the
-behaviour tests that run each family: ``SMALL_BACKBONES[name](**backbone_kwargs)``."""
+"""Small models for behaviour tests: one small custom arch per family (fast to build, every stage
+and block kind present), ``SMALL_BACKBONES[name](**backbone_kwargs)``, and a one-step benchmark
+measurement spec, :func:`tiny_spec`."""
 from mmmoga.models import Conv2Former, HorNet, InceptionNeXt, MogaNet
 
 HORNET_ARCH = dict(embed_dims=[32, 64, 128, 256], depths=[1, 1, 2, 1], orders=[2, 3, 4, 5])
@@ -27,3 +28,21 @@ SMALL_BACKBONES = {
             band_kernel_size=11,
             branch_ratio=0.125), **kwargs),
 }
+
+
+def tiny_spec(**changes) -> dict:
+    """A ``mmmoga.benchmark.measure`` spec: MogaNet-XT at 64x64, batch 1, one step, one thread,
+    with ``changes`` applied."""
+    return dict(
+        dict(
+            model='moganet-xt',
+            mode='infer',
+            batch=1,
+            size=64,
+            dtype='fp32',
+            memory_format='channels_first',
+            with_cp=False,
+            iters=1,
+            warmup=0,
+            device='cpu',
+            threads=1), **changes)

@@ -7,6 +7,7 @@ import os.path as osp
 
 import pytest
 import torch
+from small_models import tiny_spec
 
 from mmmoga import benchmark
 
@@ -86,23 +87,6 @@ def test_tiny_run_reports_every_column(bench, tmp_path, capsys):
     plain = benchmark.format_plain(*benchmark.table_rows(report['rows'], 64, 96)).splitlines()
     assert all(name in plain[0] for name in header) and plain[0].startswith('model')
     assert len(plain) == 2 + 3  # header, rule, three rows
-
-
-def tiny_spec(**changes) -> dict:
-    """A measurement spec of MogaNet-XT at 64x64, batch 1, one step, one thread."""
-    return dict(
-        dict(
-            model='moganet-xt',
-            mode='infer',
-            batch=1,
-            size=64,
-            dtype='fp32',
-            memory_format='channels_first',
-            with_cp=False,
-            iters=1,
-            warmup=0,
-            device='cpu',
-            threads=1), **changes)
 
 
 def test_isolated_measurement_in_a_fresh_process():

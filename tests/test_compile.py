@@ -12,6 +12,7 @@ import pytest
 import torch
 import torch._dynamo
 from mmengine.config import Config
+from small_models import tiny_spec
 from torch import nn
 
 from mmmoga.models import Conv2Former, HorNet, InceptionNeXt, MogaNet
@@ -128,18 +129,7 @@ def test_benchmark_measures_compiled_speed_and_compile_time(monkeypatch):
     from mmmoga.benchmark.zoo import Entry
     monkeypatch.setitem(benchmark.MODEL_ZOO, 'tiny-moganet',
                         Entry('tiny-moganet', lambda with_cp: TINY['moganet'](), 'mmmoga', 'test'))
-    spec = dict(
-        model='tiny-moganet',
-        mode='infer',
-        batch=1,
-        size=64,
-        dtype='fp32',
-        memory_format='channels_first',
-        with_cp=False,
-        iters=2,
-        warmup=1,
-        device='cpu',
-        threads=None)
+    spec = tiny_spec(model='tiny-moganet', iters=2, warmup=1, threads=None)
     compiled = benchmark.measure(dict(spec, compile=True))
     plain = benchmark.measure(spec)
     assert compiled['compile_s'] > 0 and compiled['images_per_s'] > 0
