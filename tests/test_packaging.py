@@ -3,8 +3,11 @@ model-index.yml in ``mmmoga/.mim`` (as OpenMMLab packages do), ``mim search`` / 
 them, and ``install_requires`` names what ``import mmmoga`` imports.
 
 The wheel is built from a copy of the checkout (so the checkout's own ``mmmoga/.mim`` links stay as
-they are) and installed with ``--no-deps`` into a venv that sees this environment's stack
-(``--system-site-packages``); every command then runs from a directory outside the checkout.
+they are) and installed with ``--no-deps`` into a venv that sees this environment's stack through a
+``.pth`` file listing this interpreter's site-packages directories, whatever kind of environment it
+is (the machine's Python, a venv, a conda environment: ``--system-site-packages`` would show the
+*base* interpreter's packages instead, which in a venv lack the stack). Every command then runs from
+a directory outside the checkout, and the tests check that ``mmmoga`` comes from the wheel.
 """
 import ast
 import importlib.metadata as metadata
@@ -13,6 +16,7 @@ import os
 import os.path as osp
 import re
 import shutil
+import site
 import subprocess
 import sys
 import zipfile
@@ -51,12 +55,29 @@ def wheel(tmp_path_factory):
     return wheels[0]
 
 
+def stack_site_dirs():
+    """The site-packages directories this interpreter imports the stack from, in ``sys.path``
+    order (a venv's own, plus the base's with ``--system-site-packages``; the user site where it is
+    enabled)."""
+    candidates = set(site.getsitepackages())
+    if site.ENABLE_USER_SITE:
+        candidates.add(site.getusersitepackages())
+    return [p for p in sys.path if p in candidates and osp.isdir(p)]
+
+
 @pytest.fixture(scope='module')
 def venv(wheel, tmp_path_factory):
-    """A venv over this environment's site-packages, with the wheel installed (no deps)."""
+    """A venv with the wheel installed (no deps) that imports the rest of the stack from this
+    environment's site-packages. They are listed in a ``.pth`` file, so they come after the venv's
+    own site-packages and their own ``.pth`` files (the checkout's editable install among them) are
+    not read: ``mmmoga`` can only come from the wheel."""
     tmp = tmp_path_factory.mktemp('venv')
-    run([sys.executable, '-m', 'venv', '--system-site-packages', str(tmp / 'venv')], cwd=tmp)
+    run([sys.executable, '-m', 'venv', str(tmp / 'venv')], cwd=tmp)
     python = str(tmp / 'venv' / 'bin' / 'python')
+    venv_site = run([python, '-c', 'import sysconfig; print(sysconfig.get_path("purelib"))'],
+                    cwd=tmp).strip()
+    with open(osp.join(venv_site, '_mmmoga_test_stack.pth'), 'w') as f:
+        f.write(''.join(f'{p}\n' for p in stack_site_dirs()))
     run([
         python, '-m', 'pip', 'install', '--no-deps', '--disable-pip-version-check', '-q',
         str(wheel)
@@ -64,6 +85,8 @@ def venv(wheel, tmp_path_factory):
         cwd=tmp)
     outside = tmp / 'elsewhere'
     outside.mkdir()
+    location = run([python, '-c', 'import mmmoga; print(mmmoga.__file__)'], cwd=outside).strip()
+    assert location.startswith(venv_site), f'mmmoga imported from {location}, not the wheel'
     return python, outside
 
 
@@ -112,9 +135,6 @@ def test_install_requires_is_what_import_mmmoga_imports(wheel):
 
 def test_mim_search_lists_every_config_with_its_paper_metric(venv):
     python, outside = venv
-    assert osp.dirname(
-        run([python, '-c', 'import mmmoga; print(mmmoga.__file__)'],
-            cwd=outside).strip()).startswith(osp.dirname(osp.dirname(python)))
     out = run([python, '-m', 'mim', 'search', 'mmmoga'], cwd=outside)
     listed = dict(re.findall(r'config id: (\S+)\n(.*?)(?=\n-{10,}|\Z)', out, re.S))
     entries = {e['Name']: e for e in model_zoo.load_entries(ROOT)}
