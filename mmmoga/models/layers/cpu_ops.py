@@ -8,7 +8,7 @@
   measured no faster, sometimes slower.
 * :func:`phase_dilated_conv2d`: a depth-wise convolution with dilation ``d`` computed as an
   undilated one over the ``d x d`` phase sub-grids of the input (space-to-batch). oneDNN's dilated
-  7x7 depth-wise kernel runs at 1-6 GMAC/s on the CPUs measured here (see the README's benchmark),
+  7x7 depth-wise kernel runs at 1-6 GMAC/s on the CPUs measured here (see docs/benchmarks.md),
   the undilated one several times faster, forward and backward; the two permuting copies cost
   less than that. Any grad mode; the same sums, in another order.
 
