@@ -6,7 +6,7 @@ _base_ = './_base_/cascade_mask_rcnn_conv2former_3x.py'
 
 model = dict(
     backbone=dict(
-        arch='b',
+        arch='base',
         drop_path_rate=0.9,
         init_cfg=dict(type='Pretrained', checkpoint='pretrained/conv2former_b_1k.pth')),
     neck=dict(in_channels=[96, 192, 384, 768]))

@@ -6,7 +6,7 @@ _base_ = './_base_/cascade_mask_rcnn_conv2former_3x.py'
 
 model = dict(
     backbone=dict(
-        arch='s',
+        arch='small',
         drop_path_rate=0.6,
         init_cfg=dict(type='Pretrained', checkpoint='pretrained/conv2former_s_1k.pth')),
     neck=dict(in_channels=[72, 144, 288, 576]))

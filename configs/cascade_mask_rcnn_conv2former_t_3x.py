@@ -6,7 +6,7 @@ _base_ = './_base_/cascade_mask_rcnn_conv2former_3x.py'
 
 model = dict(
     backbone=dict(
-        arch='t',
+        arch='tiny',
         drop_path_rate=0.2,
         init_cfg=dict(type='Pretrained', checkpoint='pretrained/conv2former_t_1k.pth')),
     neck=dict(in_channels=[72, 144, 288, 576]))

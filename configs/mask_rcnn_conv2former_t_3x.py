@@ -16,7 +16,7 @@ model = dict(
     backbone=dict(
         _delete_=True,
         type='Conv2Former',
-        arch='t',
+        arch='tiny',
         out_indices=(0, 1, 2, 3),
         out_norm_cfg=dict(type='LN2d'),
         drop_path_rate=0.2,

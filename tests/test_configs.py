@@ -7,8 +7,11 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+from mmmoga.utils.config_digest import read_digests, resolved_config_digest
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '*.py')))
+DIGESTS = read_digests(ROOT)
 
 # paper: MogaNet Mask R-CNN 1x (targets.md), params in millions
 MASK_RCNN_MOGANET = {'xt': 22.8, 't': 25.0, 's': 45.0, 'b': 63.4, 'l': 102.1}
@@ -36,8 +39,26 @@ def test_config_loads_and_builds(path):
     cfg = Config.fromfile(path)
     assert cfg.get('default_scope') in ('mmdet', 'mmseg', 'mmpose', 'mmpretrain')
     assert 'mmmoga' in cfg.custom_imports['imports']
+    assert resolved_config_digest(cfg) == DIGESTS.get(osp.basename(path)), (
+        f'the resolved settings of {osp.basename(path)} changed; if that is intended, record '
+        'them with `python tools/misc/config_digests.py --update`')
     model = build_on_meta(cfg)
     assert sum(p.numel() for p in model.parameters()) > 0
+
+
+def test_digests_cover_every_config_and_see_any_change():
+    assert sorted(DIGESTS) == [osp.basename(p) for p in CONFIGS]
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/mask_rcnn_moganet_s.py'))
+    digest = resolved_config_digest(cfg)
+    assert digest == DIGESTS['mask_rcnn_moganet_s.py']
+    cfg.model.backbone.drop_path_rate = 0.2  # control: one setting changed
+    assert resolved_config_digest(cfg) != digest
+    cfg.model.backbone.drop_path_rate = 0.1
+    cfg.model.backbone.out_indices = list(cfg.model.backbone.out_indices)  # a tuple is not a list
+    assert resolved_config_digest(cfg) != digest
+    cfg.model.backbone.out_indices = tuple(cfg.model.backbone.out_indices)
+    cfg.variant = dict(arch='small')  # the helper variable of the variant files is left out
+    assert resolved_config_digest(cfg) == digest
 
 
 @pytest.mark.parametrize('size', MASK_RCNN_MOGANET)
