@@ -1,7 +1,7 @@
-"""The benchmark's model table: our backbones and their peers (mmpretrain, timm), by name.
+"""What the benchmark can measure: our backbones and their peers (mmpretrain, timm), by name.
 
-``MODEL_ZOO[name].build(with_cp)`` builds a model; entries that share a weight layout get the same
-weights through :data:`TRANSFERS` for the identical-output check.
+``BENCHMARK_MODELS[name].build(with_cp)`` builds a model; entries that share a weight layout get
+the same weights through :data:`TRANSFERS` for the identical-output check.
 """
 import os.path as osp
 from dataclasses import dataclass
@@ -72,7 +72,7 @@ def _timm(model_name: str) -> Callable[[bool, Optional[bool]], nn.Module]:
     return build
 
 
-def _build_zoo() -> Dict[str, Entry]:
+def _benchmark_models() -> Dict[str, Entry]:
     zoo = {}
 
     def add(name, build, source, description, weights=None):
@@ -143,14 +143,20 @@ def _build_zoo() -> Dict[str, Entry]:
     return zoo
 
 
-MODEL_ZOO: Dict[str, Entry] = _build_zoo()
+BENCHMARK_MODELS: Dict[str, Entry] = _benchmark_models()
+
+
+def list_models() -> None:
+    """Print every model of the table with its source and description."""
+    for name, entry in BENCHMARK_MODELS.items():
+        print(f'{name:32s} {entry.source:10s} {entry.description}')
 
 
 def uses_cpu_kernels(name: str) -> bool:
     """Whether the model runs :mod:`mmmoga.models.layers.cpu_ops` (MogaNet except the
     ``-ref`` models, Conv2Former, InceptionNeXt; not HorNet or the peers)."""
     family = name.split('-')[0]
-    return (MODEL_ZOO[name].source == 'mmmoga' and not name.endswith('-ref')
+    return (BENCHMARK_MODELS[name].source == 'mmmoga' and not name.endswith('-ref')
             and family in ('moganet', 'conv2former', 'inceptionnext'))
 
 
@@ -158,7 +164,7 @@ def uses_gpu_kernels(name: str) -> bool:
     """Whether the model can run :mod:`mmmoga.models.layers.gpu_ops` (MogaNet except the
     ``-ref`` models, HorNet, Conv2Former; not InceptionNeXt or the peers)."""
     family = name.split('-')[0]
-    return (MODEL_ZOO[name].source == 'mmmoga' and not name.endswith('-ref')
+    return (BENCHMARK_MODELS[name].source == 'mmmoga' and not name.endswith('-ref')
             and family in ('moganet', 'hornet', 'conv2former'))
 
 
@@ -201,12 +207,12 @@ TRANSFERS = {
 }
 
 
-def build_model(name: str,
-                with_cp: bool = False,
-                train: bool = False,
-                channels_last: Optional[bool] = None) -> nn.Module:
+def build_benchmark_model(name: str,
+                          with_cp: bool = False,
+                          train: bool = False,
+                          channels_last: Optional[bool] = None) -> nn.Module:
     """Build a model of the zoo in train or eval mode (mmpretrain's ``HorNet.train`` returns None,
     so ``.eval()`` is not chained); ``channels_last`` as :class:`Entry` takes it."""
-    model = MODEL_ZOO[name].build(with_cp, channels_last)
+    model = BENCHMARK_MODELS[name].build(with_cp, channels_last)
     model.train(train)
     return model
