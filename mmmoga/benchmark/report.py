@@ -6,7 +6,6 @@ from typing import List, Optional, Sequence, Tuple
 
 import torch
 
-
 MODES = ('infer', 'train')
 
 
