@@ -62,6 +62,9 @@ class BaseBackbone(BaseModule):
     """
     arch_zoo: Dict[str, dict] = {}
     arch_keys: frozenset = frozenset()
+    #: key prefixes of the official checkpoint's classifier that the backbone does not hold
+    #: (dropped when a release loads); in the classification form, the one final classifier layer
+    #: (which :class:`~mmmoga.models.classifiers.OfficialImageClassifier` maps to ``head.fc``)
     classifier_prefixes: tuple = ('head.', )
     #: keys a backbone has that no ImageNet checkpoint holds (reported at INFO level when missing)
     fresh_prefixes: tuple = ()
