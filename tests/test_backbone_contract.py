@@ -10,11 +10,10 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from mmmoga.registry import MODELS
 
 FAMILIES = sorted(SMALL_BACKBONES)
-# the families' classification layouts (the official classifier's pooling, norm and head)
+# the families with a classification form (the official classifier's trunk)
 CLASSIFICATION_MODE = {
-    'hornet-7x7': dict(gap_before_final_norm=True),
-    'conv2former': dict(with_cls_head=True),
-    'inceptionnext': dict(with_cls_head=True),
+    name: backbone.classification_form
+    for name, (backbone, _) in SMALL_SPECS.items() if backbone.classification_form is not None
 }
 # Conv2Former normalises its outputs with LayerNorm unless told otherwise: BN outputs give its
 # norm_eval and frozen-statistics checks something to hold

@@ -3,18 +3,13 @@
 ``BENCHMARK_MODELS[name].build(with_cp)`` builds a model; entries that share a weight layout get
 the same weights through :data:`TRANSFERS` for the identical-output check.
 """
+import inspect
 import os.path as osp
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Type
 
 from torch import nn
 
-FAMILY_LABELS = dict(
-    moganet='MogaNet',
-    hornet='HorNet',
-    conv2former='Conv2Former',
-    inceptionnext='InceptionNeXt',
-    convnext='ConvNeXt')
 #: the directory holding the ``mmmoga`` package (the repository root in a source checkout)
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -26,20 +21,25 @@ class Entry:
     ``build(with_cp, channels_last)`` returns the backbone (``channels_last``: the argument of
     our backbones, None for their default; peers have no such argument and ignore it);
     ``weights`` names a weight layout: two entries with the same layout get the same weights
-    (through :data:`TRANSFERS`) for the identical-output check.
+    (through :data:`TRANSFERS`) for the identical-output check; ``peer_of`` names the models
+    this one is the default peer of; ``cpu_kernels`` / ``gpu_kernels``: whether the model runs
+    :mod:`mmmoga.models.layers.cpu_ops` / :mod:`~mmmoga.models.layers.gpu_ops`.
     """
     name: str
     build: Callable[[bool, Optional[bool]], nn.Module]
     source: str
     description: str
     weights: Optional[str] = None
+    label: str = ''
+    peer_of: Tuple[str, ...] = ()
+    cpu_kernels: bool = False
+    gpu_kernels: bool = False
 
 
-def _mmmoga(cls_name: str, **kwargs) -> Callable[[bool, Optional[bool]], nn.Module]:
+def _mmmoga(backbone: Type[nn.Module], **kwargs) -> Callable[[bool, Optional[bool]], nn.Module]:
 
     def build(with_cp: bool, channels_last: Optional[bool] = None) -> nn.Module:
-        from mmmoga.models import backbones
-        return getattr(backbones, cls_name)(with_cp=with_cp, channels_last=channels_last, **kwargs)
+        return backbone(with_cp=with_cp, channels_last=channels_last, **kwargs)
 
     return build
 
@@ -72,78 +72,128 @@ def _timm(model_name: str) -> Callable[[bool, Optional[bool]], nn.Module]:
     return build
 
 
-def _benchmark_models() -> Dict[str, Entry]:
-    zoo = {}
+def arch_names(backbone: Type[nn.Module]) -> List[Tuple[str, str]]:
+    """``(short, full)`` name of each arch of a family's ``arch_zoo`` (aliases share a dict), in
+    the zoo's order: ``[('xt', 'xtiny'), ('t', 'tiny'), ...]``."""
+    names: Dict[int, List[str]] = {}
+    for name, arch in backbone.arch_zoo.items():
+        names.setdefault(id(arch), []).append(name)
+    return [(min(group, key=len), max(group, key=len)) for group in names.values()]
 
-    def add(name, build, source, description, weights=None):
-        zoo[name] = Entry(name, build, source, description, weights)
 
+def mmmoga_backbones() -> List[Type[nn.Module]]:
+    """The backbone families registered in mmmoga's model registry."""
+    from mmmoga.models.backbones.base_backbone import BaseBackbone
+    from mmmoga.registry import MODELS
+    return [
+        module for module in MODELS.module_dict.values()
+        if isinstance(module, type) and issubclass(module, BaseBackbone)
+    ]
+
+
+def _family_entries(backbone) -> List[Entry]:
+    """Every arch and variant of one of our families, dense (4 outputs), in its classification
+    form where it has one, and op by op as the official code runs it where it has
+    ``reference_ops``."""
+    entries = []
+    family = backbone.__name__.lower()
+    reference = 'reference_ops' in inspect.signature(backbone.__init__).parameters
+    for short, arch in arch_names(backbone):
+        for variant, variant_kwargs in backbone.variants.items():
+            name = f'{family}-{short}' + (f'-{variant}' if variant else '')
+            label = f'{backbone.__name__}-{short.upper()}' + (f' {variant.upper()}'
+                                                              if variant else '')
+            layout = f'{family}-{{}}' + (f'-{variant}' if variant else '')
+            kernels = dict(
+                cpu_kernels=backbone.uses_cpu_kernels, gpu_kernels=backbone.uses_gpu_kernels)
+            dense = dict(arch=arch, out_indices=(0, 1, 2, 3), **variant_kwargs)
+            entries.append(
+                Entry(name, _mmmoga(backbone, **dense), 'mmmoga', f'{label}, 4 outputs',
+                      layout.format('dense'), label, **kernels))
+            if reference:
+                entries.append(
+                    Entry(
+                        f'{name}-ref',
+                        _mmmoga(backbone, reference_ops=True, **dense),
+                        'mmmoga',
+                        f'{label} computed op by op as the official code writes it (the speed '
+                        'reference)',
+                        layout.format('dense'),
+                        label,
+                        peer_of=(name, )))
+            if backbone.classification_form is not None:
+                cls = dict(arch=arch, **variant_kwargs, **backbone.classification_form)
+                entries.append(
+                    Entry(f'{name}-cls', _mmmoga(backbone, **cls), 'mmmoga',
+                          f'{label}, classification form', layout.format('cls'), label, **kernels))
+    return entries
+
+
+def _peer_entries() -> List[Entry]:
+    """The peers: mmpretrain's HorNet (same weights as ours), timm's InceptionNeXt and ConvNeXt
+    (mmpretrain's, and timm's where installed)."""
+    entries = []
     four = (0, 1, 2, 3)
-    for short, arch in (('xt', 'xtiny'), ('t', 'tiny'), ('s', 'small'), ('b', 'base'),
-                        ('l', 'large'), ('xl', 'xlarge')):
-        add(f'moganet-{short}', _mmmoga('MogaNet', arch=arch, out_indices=four), 'mmmoga',
-            f'MogaNet-{short.upper()}, 4 outputs', 'moganet')
-        add(
-            f'moganet-{short}-ref',
-            _mmmoga('MogaNet', arch=arch, out_indices=four, reference_ops=True), 'mmmoga',
-            f'MogaNet-{short.upper()} computed op by op as the official code writes it '
-            '(the speed reference)', 'moganet')
     for short, arch in (('t', 'tiny'), ('s', 'small'), ('b', 'base'), ('l', 'large')):
-        for mixer in ('dw', 'gf'):
-            suffix = '-gf' if mixer == 'gf' else ''
-            label = f'HorNet-{short.upper()}{" GF" if suffix else " 7x7"}'
-            add(f'hornet-{short}{suffix}', _mmmoga('HorNet', arch=arch, mixer=mixer), 'mmmoga',
-                f'{label}, 4 normed outputs', f'hornet-dense{suffix}')
-            add(f'hornet-{short}{suffix}-cls',
-                _mmmoga('HorNet', arch=arch, mixer=mixer, gap_before_final_norm=True), 'mmmoga',
-                f'{label}, classification trunk (pooled + final norm)', f'hornet-cls{suffix}')
-            pre_arch = f'{arch}-gf' if suffix else arch
-            add(f'mmpretrain-hornet-{short}{suffix}',
-                _mmpretrain('HorNet', arch=pre_arch, out_indices=four, gap_before_final_norm=False),
-                'mmpretrain', f'mmpretrain {label}, 4 normed outputs', f'hornet-dense{suffix}')
-            add(f'mmpretrain-hornet-{short}{suffix}-cls',
-                _mmpretrain('HorNet', arch=pre_arch, out_indices=(3, ), gap_before_final_norm=True),
-                'mmpretrain', f'mmpretrain {label}, classification trunk', f'hornet-cls{suffix}')
-    for short, arch in (('n', 'nano'), ('t', 'tiny'), ('s', 'small'), ('b', 'base'), ('l',
-                                                                                      'large')):
-        add(f'conv2former-{short}', _mmmoga('Conv2Former', arch=arch, out_indices=four), 'mmmoga',
-            f'Conv2Former-{short.upper()}, 4 raw outputs')
-        add(f'conv2former-{short}-cls',
-            _mmmoga('Conv2Former', arch=arch, out_indices=(3, ), with_cls_head=True), 'mmmoga',
-            f'Conv2Former-{short.upper()}, classification trunk (head, pooled pre-logits)')
+        for gf in ('', '-gf'):
+            ours, label = f'hornet-{short}{gf}', f'mmpretrain HorNet-{short.upper()}{gf.upper()}'
+            entries += [
+                Entry(
+                    f'mmpretrain-{ours}',
+                    _mmpretrain(
+                        'HorNet', arch=arch + gf, out_indices=four, gap_before_final_norm=False),
+                    'mmpretrain',
+                    f'{label}, 4 normed outputs',
+                    f'hornet-dense{gf}',
+                    peer_of=(ours, )),
+                Entry(
+                    f'mmpretrain-{ours}-cls',
+                    _mmpretrain(
+                        'HorNet', arch=arch + gf, out_indices=(3, ), gap_before_final_norm=True),
+                    'mmpretrain',
+                    f'{label}, classification trunk',
+                    f'hornet-cls{gf}',
+                    peer_of=(f'{ours}-cls', )),
+            ]
     for short, arch in (('a', 'atto'), ('t', 'tiny'), ('s', 'small'), ('b', 'base')):
-        add(f'inceptionnext-{short}', _mmmoga('InceptionNeXt', arch=arch, out_indices=four),
-            'mmmoga', f'InceptionNeXt-{short.upper()}, 4 raw outputs')
-        add(f'inceptionnext-{short}-cls',
-            _mmmoga('InceptionNeXt', arch=arch, out_indices=(3, ), with_cls_head=True), 'mmmoga',
-            f'InceptionNeXt-{short.upper()}, classification trunk (MLP head to pre-logits)')
-        add(f'timm-inceptionnext-{short}', _timm(f'inception_next_{arch}'), 'timm',
-            f'timm inception_next_{arch}, features_only, 4 outputs')
+        entries.append(
+            Entry(
+                f'timm-inceptionnext-{short}',
+                _timm(f'inception_next_{arch}'),
+                'timm',
+                f'timm inception_next_{arch}, features_only, 4 outputs',
+                peer_of=(f'inceptionnext-{short}', )))
     for short, arch in (('t', 'tiny'), ('s', 'small'), ('b', 'base'), ('l', 'large')):
-        add(
-            f'convnext-{short}',
-            _mmpretrain(
-                'ConvNeXt',
-                arch=arch,
-                out_indices=four,
-                gap_before_final_norm=False,
-                frozen_stages=0), 'mmpretrain',
-            f'mmpretrain ConvNeXt-{short.upper()}, 4 normed outputs')
-        add(
-            f'convnext-{short}-cls',
-            _mmpretrain(
-                'ConvNeXt',
-                arch=arch,
-                out_indices=(3, ),
-                gap_before_final_norm=True,
-                frozen_stages=0), 'mmpretrain',
-            f'mmpretrain ConvNeXt-{short.upper()}, classification trunk (pooled + final norm)')
-        add(f'timm-convnext-{short}', _timm(f'convnext_{arch}'), 'timm',
-            f'timm convnext_{arch}, features_only, 4 outputs')
-    return zoo
+        convnext = dict(arch=arch, gap_before_final_norm=False, frozen_stages=0)
+        entries += [
+            Entry(
+                f'convnext-{short}',
+                _mmpretrain('ConvNeXt', out_indices=four, **convnext),
+                'mmpretrain',
+                f'mmpretrain ConvNeXt-{short.upper()}, 4 normed outputs',
+                peer_of=(f'inceptionnext-{short}', )),
+            Entry(
+                f'convnext-{short}-cls',
+                _mmpretrain(
+                    'ConvNeXt', out_indices=(3, ), **dict(convnext, gap_before_final_norm=True)),
+                'mmpretrain',
+                f'mmpretrain ConvNeXt-{short.upper()}, classification trunk (pooled + final '
+                'norm)',
+                peer_of=(f'inceptionnext-{short}-cls', )),
+            Entry(f'timm-convnext-{short}', _timm(f'convnext_{arch}'), 'timm',
+                  f'timm convnext_{arch}, features_only, 4 outputs'),
+        ]
+    return entries
 
 
-BENCHMARK_MODELS: Dict[str, Entry] = _benchmark_models()
+def benchmark_models() -> Dict[str, Entry]:
+    """The benchmark's table: every registered mmmoga backbone family (from its ``arch_zoo``,
+    ``variants``, ``classification_form`` and ``reference_ops``), then the peers."""
+    entries = [e for backbone in mmmoga_backbones() for e in _family_entries(backbone)]
+    return {entry.name: entry for entry in entries + _peer_entries()}
+
+
+BENCHMARK_MODELS: Dict[str, Entry] = benchmark_models()
 
 
 def list_models() -> None:
@@ -153,34 +203,21 @@ def list_models() -> None:
 
 
 def uses_cpu_kernels(name: str) -> bool:
-    """Whether the model runs :mod:`mmmoga.models.layers.cpu_ops` (MogaNet except the
-    ``-ref`` models, Conv2Former, InceptionNeXt; not HorNet or the peers)."""
-    family = name.split('-')[0]
-    return (BENCHMARK_MODELS[name].source == 'mmmoga' and not name.endswith('-ref')
-            and family in ('moganet', 'conv2former', 'inceptionnext'))
+    """Whether the model runs :mod:`mmmoga.models.layers.cpu_ops`."""
+    return BENCHMARK_MODELS[name].cpu_kernels
 
 
 def uses_gpu_kernels(name: str) -> bool:
-    """Whether the model can run :mod:`mmmoga.models.layers.gpu_ops` (MogaNet except the
-    ``-ref`` models, HorNet, Conv2Former; not InceptionNeXt or the peers)."""
-    family = name.split('-')[0]
-    return (BENCHMARK_MODELS[name].source == 'mmmoga' and not name.endswith('-ref')
-            and family in ('moganet', 'hornet', 'conv2former'))
+    """Whether the model can run :mod:`mmmoga.models.layers.gpu_ops`."""
+    return BENCHMARK_MODELS[name].gpu_kernels
 
 
 def default_peer(name: str, run: Sequence[str]) -> Optional[str]:
-    """The peer a model is compared with when ``--peer`` does not name one (if it is in the run)."""
-    candidates = []
-    if name.startswith('moganet-') and not name.endswith('-ref'):
-        candidates.append(name + '-ref')
-    elif name.startswith('hornet-'):
-        candidates.append('mmpretrain-' + name)
-    elif name.startswith('inceptionnext-'):
-        variant, _, cls = name[len('inceptionnext-'):].partition('-')
-        if not cls:
-            candidates.append(f'timm-inceptionnext-{variant}')
-        candidates.append(f'convnext-{variant}' + ('-cls' if cls else ''))
-    return next((c for c in candidates if c in run), None)
+    """The peer a model is compared with when ``--peer`` does not name one (if it is in the run):
+    its op-by-op reference, else the first peer of the table."""
+    return next(
+        (peer.name
+         for peer in BENCHMARK_MODELS.values() if name in peer.peer_of and peer.name in run), None)
 
 
 def _hornet_transfer(layout: str) -> Callable[[nn.Module, nn.Module], None]:
@@ -199,7 +236,7 @@ def _same_keys(peer: nn.Module, ours: nn.Module) -> None:
 
 #: weight layout -> copy the peer's weights into ours (for the identical-output check)
 TRANSFERS = {
-    'moganet': _same_keys,
+    'moganet-dense': _same_keys,
     'hornet-dense': _hornet_transfer('dense'),
     'hornet-dense-gf': _hornet_transfer('dense'),
     'hornet-cls': _hornet_transfer('cls'),

@@ -17,8 +17,7 @@ import torch
 
 from .measure import (LAYOUT_ARGUMENT, check_same_output, check_variant_output,
                       count_backbone_complexity, gemm_rate, run_measurement, size_label)
-from .models import (BENCHMARK_MODELS, FAMILY_LABELS, build_benchmark_model, uses_cpu_kernels,
-                     uses_gpu_kernels)
+from .models import BENCHMARK_MODELS, build_benchmark_model, uses_cpu_kernels, uses_gpu_kernels
 from .report import MODES, describe_environment, print_report
 
 DTYPES = ('fp32', 'bf16', 'fp16')
@@ -248,9 +247,8 @@ def cp_summary(args: argparse.Namespace, measurements: Measurements) -> dict:
         threads=args.threads)
     without = measurements.get(dict(spec, with_cp=False))
     with_cp = measurements.get(dict(spec, with_cp=True))
-    family, _, variant = args.cp_summary_model.partition('-')
     summary = {
-        'label': FAMILY_LABELS.get(family, family) + '-' + variant.upper(),
+        'label': BENCHMARK_MODELS[args.cp_summary_model].label or args.cp_summary_model,
         'size': spec['size'],
         'batch': spec['batch'],
         'device': args.device,

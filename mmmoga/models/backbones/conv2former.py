@@ -170,6 +170,9 @@ class Conv2Former(BaseBackbone):
             kernel_size=11)),
     }  # yapf: disable
     arch_keys = frozenset({'embed_dims', 'depths', 'mlp_ratios', 'kernel_size'})
+    classification_form = dict(with_cls_head=True, out_indices=(3, ))
+    uses_cpu_kernels = True
+    uses_gpu_kernels = True
     classifier_prefixes = ('head.', 'pred.')
     fresh_prefixes = ('norm', )
 

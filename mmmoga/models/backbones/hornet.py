@@ -145,6 +145,9 @@ class HorNet(BaseBackbone):
             embed_dims=[192, 384, 768, 1536], depths=[2, 3, 18, 2], orders=[2, 3, 4, 5])),
     }  # yapf: disable
     arch_keys = frozenset({'embed_dims', 'depths', 'orders'})
+    variants = {'': {}, 'gf': dict(mixer='gf')}
+    classification_form = dict(gap_before_final_norm=True)
+    uses_gpu_kernels = True
     # CPU, 224, batch 2, median of 3 rounds: channels-last 0.96x/0.99x inference and 1.05x/0.96x
     # training (7x7/GF), no gain; the GPU figures of issue 20 were taken channels-last
     channels_last_devices = ('cuda', )

@@ -209,6 +209,8 @@ class InceptionNeXt(BaseBackbone):
     }  # yapf: disable
     arch_keys = frozenset(
         {'embed_dims', 'depths', 'mlp_ratios', 'band_kernel_size', 'branch_ratio'})
+    classification_form = dict(with_cls_head=True, out_indices=(3, ))
+    uses_cpu_kernels = True
     classifier_prefixes = ('head.', )
     fresh_prefixes = ('norm', )
 

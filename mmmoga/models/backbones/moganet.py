@@ -314,6 +314,8 @@ class MogaNet(BaseBackbone):
             embed_dims=[96, 192, 480, 960], depths=[6, 6, 44, 4], ffn_ratios=[8, 8, 4, 4])),
     }  # yapf: disable
     arch_keys = frozenset({'embed_dims', 'depths', 'ffn_ratios'})
+    uses_cpu_kernels = True
+    uses_gpu_kernels = True
 
     def __init__(self,
                  arch: Union[str, dict] = 'tiny',
