@@ -17,6 +17,7 @@ from torch import nn
 
 from mmmoga.registry import register_model
 from ..layers import LayerNorm2d, build_out_norm, conv2d_act, depthwise_conv2d, layer_scaled
+from ..layers.folding import FoldCounts, scale_output
 from .base_backbone import BaseBackbone, convnext_layer_id
 
 __all__ = ['Conv2Former']
@@ -92,6 +93,27 @@ class Conv2FormerBlock(nn.Module):
         x = x + self.drop_path(y)
         y = layer_scaled(self.layer_scale_2[:, None, None], (self.mlp, ), self.mlp, x)
         return x + self.drop_path(y)
+
+    def fuse(self, counts: FoldCounts) -> nn.Module:
+        """For inference: the block with its layer scales folded, :class:`FusedConv2FormerBlock`."""
+        counts['scale'] += 2
+        counts['block'] += 1
+        return FusedConv2FormerBlock(self)
+
+
+class FusedConv2FormerBlock(nn.Module):
+    """A Conv2Former block with ``layer_scale_1`` / ``layer_scale_2`` folded into ``attn.proj`` and
+    ``mlp.fc2``: ``x + attn(x)`` then ``x + mlp(x)``."""
+
+    def __init__(self, block: nn.Module):
+        super().__init__()
+        self.attn, self.mlp = block.attn, block.mlp
+        scale_output(self.attn.proj, block.layer_scale_1.detach())
+        scale_output(self.mlp.fc2, block.layer_scale_2.detach())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(x)
+        return x + self.mlp(x)
 
 
 @register_model()

@@ -18,6 +18,7 @@ from torch import nn
 
 from mmmoga.registry import register_model
 from ..layers import GnConv, LayerNorm2d, layer_scaled, resize_complex_weight
+from ..layers.folding import FoldCounts, scale_output
 from .base_backbone import BaseBackbone
 
 __all__ = ['HorNet']
@@ -70,6 +71,15 @@ class HorNetBlock(nn.Module):
     def _mlp(self, x: torch.Tensor) -> torch.Tensor:
         """The MLP, on a channels-last tensor."""
         return self.pwconv2(self.act(self.pwconv1(self.norm2(x))))
+
+    def fuse(self, counts: FoldCounts) -> nn.Module:
+        """For inference: the layer scales folded into ``gnconv.proj_out`` and ``pwconv2``."""
+        for gamma, layer in (('gamma1', self.gnconv.proj_out), ('gamma2', self.pwconv2)):
+            if getattr(self, gamma) is not None and not isinstance(layer, nn.Identity):
+                scale_output(layer, getattr(self, gamma).detach())
+                setattr(self, gamma, None)
+                counts['scale'] += 1
+        return self
 
 
 @register_model()

@@ -20,6 +20,7 @@ from torch import nn
 
 from mmmoga.registry import register_model
 from ..layers import build_out_norm, conv2d_act, layer_scaled
+from ..layers.folding import FoldCounts, bn_affine, foldable_bn, scale_input, scale_output
 from .base_backbone import BaseBackbone, convnext_layer_id
 
 __all__ = ['InceptionNeXt']
@@ -112,6 +113,19 @@ class InceptionNeXtBlock(nn.Module):
 
     def _branch(self, x: torch.Tensor) -> torch.Tensor:
         return self.mlp(self.norm(self.token_mixer(x)))
+
+    def fuse(self, counts: FoldCounts) -> nn.Module:
+        """For inference: the BN folded into ``mlp.fc1`` (unpadded) and the layer scale into
+        ``mlp.fc2``."""
+        if foldable_bn(self.norm):
+            scale_input(self.mlp.fc1, *bn_affine(self.norm))
+            self.norm = nn.Identity()
+            counts['batchnorm'] += 1
+        if self.gamma is not None:
+            scale_output(self.mlp.fc2, self.gamma.detach())
+            self.gamma = None
+            counts['scale'] += 1
+        return self
 
 
 class InceptionNeXtStage(nn.Module):
