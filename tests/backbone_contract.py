@@ -10,6 +10,9 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmmoga.registry import MODELS
 
+# the layer scales' official key names (kept: the releases load by them)
+LAYER_SCALES = ('layer_scale_1', 'layer_scale_2', 'gamma', 'gamma1', 'gamma2')
+
 
 def batch_norms(model):
     return [m for m in model.modules() if isinstance(m, _BatchNorm)]
@@ -63,6 +66,13 @@ def check_norm_eval_freezes_only_the_batch_norms(build, has_batch_norms=True):
     before = [m.running_mean.clone() for m in norms]
     model(torch.rand(2, 3, 32, 32))
     assert all(torch.equal(b, m.running_mean) for b, m in zip(before, norms))
+
+
+def check_layer_scale_init_value(build):
+    """One name for the layer scales' initial value in every family."""
+    model = build(layer_scale_init_value=0.25)
+    scales = [p for n, p in model.named_parameters() if n.rsplit('.', 1)[-1] in LAYER_SCALES]
+    assert scales and all(torch.equal(p, torch.full_like(p, 0.25)) for p in scales)
 
 
 def check_with_cp_same_outputs_gradients_and_statistics(build):
@@ -133,6 +143,7 @@ def check_contract(backbone, kwargs, has_batch_norms=True):
                                                        frozen_stages)
     check_frozen_stages_beyond_the_last_stage_are_refused(build)
     check_norm_eval_freezes_only_the_batch_norms(build, has_batch_norms)
+    check_layer_scale_init_value(build)
     check_with_cp_same_outputs_gradients_and_statistics(build)
     check_bf16_autocast_stays_close_to_fp32(build)
     check_registries_build_the_family(backbone, kwargs)

@@ -6,6 +6,7 @@ import pytest
 from backbone_contract import (check_bf16_autocast_stays_close_to_fp32, check_frozen_stages,
                                check_frozen_stages_beyond_the_last_stage_are_refused,
                                check_frozen_stages_in_classification_form,
+                               check_layer_scale_init_value,
                                check_norm_eval_freezes_only_the_batch_norms,
                                check_registries_build_the_family,
                                check_with_cp_same_outputs_gradients_and_statistics)
@@ -49,6 +50,11 @@ def test_frozen_stages_beyond_the_last_stage_are_refused(family):
 def test_norm_eval_freezes_only_the_batch_norms(family):
     # HorNet has LayerNorms only
     check_norm_eval_freezes_only_the_batch_norms(small(family), not family.startswith('hornet'))
+
+
+@pytest.mark.parametrize('family', FAMILIES)
+def test_layer_scale_init_value(family):
+    check_layer_scale_init_value(small(family))
 
 
 @pytest.mark.parametrize('family', FAMILIES)

@@ -19,12 +19,12 @@ from mmmoga.registry import MODELS, register_model
 class TinyBlock(nn.Module):
     """``x + drop_path(gamma * pw(GELU(BN(dw(x)))))``."""
 
-    def __init__(self, channels: int, drop_path_rate: float = 0.):
+    def __init__(self, channels: int, drop_path_rate: float = 0., layer_scale_init_value=0.5):
         super().__init__()
         self.dwconv = nn.Conv2d(channels, channels, 3, padding=1, groups=channels)
         self.norm = nn.BatchNorm2d(channels)
         self.pwconv = nn.Conv2d(channels, channels, 1)
-        self.gamma = nn.Parameter(0.5 * torch.ones(channels))
+        self.gamma = nn.Parameter(layer_scale_init_value * torch.ones(channels))
         self.drop_path_rate = drop_path_rate
 
     def forward(self, x):
@@ -61,6 +61,7 @@ class TinyNet(BaseBackbone):
                  norm_eval=False,
                  with_cp=False,
                  drop_path_rate=0.,
+                 layer_scale_init_value=0.5,
                  pooled=False,
                  channels_last=None,
                  init_cfg=None):
@@ -72,8 +73,10 @@ class TinyNet(BaseBackbone):
                 nn.Conv2d(([3] + dims)[i], dims[i], 2, stride=2), nn.BatchNorm2d(dims[i]))
             for i in range(4))
         self.stages = nn.ModuleList(
-            nn.Sequential(*[TinyBlock(dims[i], drop_path_rate) for _ in range(arch['depths'][i])])
-            for i in range(4))
+            nn.Sequential(*[
+                TinyBlock(dims[i], drop_path_rate, layer_scale_init_value)
+                for _ in range(arch['depths'][i])
+            ]) for i in range(4))
 
     def stage_modules(self, index):
         return [self.downsamples[index], self.stages[index]]

@@ -153,8 +153,9 @@ def test_official_constants():
     assert all(m.eps == 1e-5 for m in model.modules() if isinstance(m, _BatchNorm))
     assert model.head.norm.eps == 1e-6 and model.head.fc1.out_features == 3 * 64
     assert model.stem[0].stride == (4, 4) and model.stages[2].downsample[1].stride == (2, 2)
-    # as the official MetaNeXtBlock, ls_init_value=0 builds no layer scale
-    assert not any(k.endswith('gamma') for k in InceptionNeXt(TINY, ls_init_value=0).state_dict())
+    # as the official MetaNeXtBlock, layer_scale_init_value=0 builds no layer scale
+    assert not any(
+        k.endswith('gamma') for k in InceptionNeXt(TINY, layer_scale_init_value=0).state_dict())
 
 
 # ------------------------------------------------------------------------------------ numerics

@@ -72,7 +72,8 @@ class ConvFFN(nn.Module):
 
 class Conv2FormerBlock(nn.Module):
     """``x + drop_path(ls1 * ConvMod(x))`` then ``x + drop_path(ls2 * FFN(x))``; the norms live in
-    the sub-modules and both layer scales start at 1e-6 (hard-coded in the official model). Each
+    the sub-modules and both layer scales start at ``layer_scale_init_value`` (1e-6, hard-coded in
+    the official model). Each
     scaled branch goes through :func:`~mmmoga.models.layers.layer_scaled` (its gradients survive
     fp16)."""
 
@@ -80,12 +81,13 @@ class Conv2FormerBlock(nn.Module):
                  channels: int,
                  kernel_size: int,
                  mlp_ratio: int = 4,
-                 drop_path_rate: float = 0.):
+                 drop_path_rate: float = 0.,
+                 layer_scale_init_value: float = 1e-6):
         super().__init__()
         self.attn = ConvModulation(channels, kernel_size)
         self.mlp = ConvFFN(channels, mlp_ratio)
-        self.layer_scale_1 = nn.Parameter(1e-6 * torch.ones(channels))
-        self.layer_scale_2 = nn.Parameter(1e-6 * torch.ones(channels))
+        self.layer_scale_1 = nn.Parameter(layer_scale_init_value * torch.ones(channels))
+        self.layer_scale_2 = nn.Parameter(layer_scale_init_value * torch.ones(channels))
         self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0. else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -151,6 +153,7 @@ class Conv2Former(BaseBackbone):
         norm_eval: keep every BN (the stem's; BN output norms) in eval mode during training.
         with_cp: checkpoint each block's activations (non-reentrant) to save memory.
         drop_path_rate: stochastic depth, rising linearly over all blocks.
+        layer_scale_init_value: initial value of the layer scales. Defaults to 1e-6 (official).
         with_cls_head: build the official ``head`` and return the pooled 1280-d pre-logits as the
             last output (needs ``3 in out_indices``).
         head_channels: width of the classification ``head``. Defaults to 1280 (official).
@@ -207,6 +210,7 @@ class Conv2Former(BaseBackbone):
                  norm_eval: bool = False,
                  with_cp: bool = False,
                  drop_path_rate: float = 0.,
+                 layer_scale_init_value: float = 1e-6,
                  with_cls_head: bool = False,
                  head_channels: int = 1280,
                  out_norm_cfg: Optional[dict] = None,
@@ -258,7 +262,7 @@ class Conv2Former(BaseBackbone):
             self.stages.append(
                 nn.Sequential(*[
                     Conv2FormerBlock(dims[i], self.kernel_size, self.arch_settings['mlp_ratios'][i],
-                                     dpr[cursor + j]) for j in range(depth)
+                                     dpr[cursor + j], layer_scale_init_value) for j in range(depth)
                 ]))
             cursor += depth
 

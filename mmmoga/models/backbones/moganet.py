@@ -200,7 +200,7 @@ class MogaBlock(nn.Module):
                  ffn_ratio: float,
                  drop_rate: float = 0.,
                  drop_path_rate: float = 0.,
-                 init_value: float = 1e-5,
+                 layer_scale_init_value: float = 1e-5,
                  norm_cfg: Optional[dict] = None,
                  attn_force_fp32: bool = False,
                  reference_ops: bool = False):
@@ -211,8 +211,8 @@ class MogaBlock(nn.Module):
         self.attn = MultiOrderGatedAggregation(channels, attn_force_fp32)
         self.norm2 = build_norm_layer(norm_cfg, channels)[1]
         self.mlp = ChannelAggregationFFN(channels, int(channels * ffn_ratio), drop_rate)
-        self.layer_scale_1 = nn.Parameter(init_value * torch.ones((1, channels, 1, 1)))
-        self.layer_scale_2 = nn.Parameter(init_value * torch.ones((1, channels, 1, 1)))
+        self.layer_scale_1 = nn.Parameter(layer_scale_init_value * torch.ones((1, channels, 1, 1)))
+        self.layer_scale_2 = nn.Parameter(layer_scale_init_value * torch.ones((1, channels, 1, 1)))
         self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0. else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -354,7 +354,7 @@ class MogaNet(BaseBackbone):
         with_cp: checkpoint each block's activations (non-reentrant) to save memory.
         drop_rate: dropout inside the FFN.
         drop_path_rate: stochastic depth, rising linearly over all blocks.
-        init_value: layer-scale initial value.
+        layer_scale_init_value: initial value of the layer scales.
         norm_cfg: norm of the stem, downsamplers, blocks and stage outputs (official: BN).
         attn_force_fp32: the official option: gating in fp32 with autocast off, and, as released,
             SiLU applied twice to gate and value on that path (a different function; see
@@ -396,7 +396,7 @@ class MogaNet(BaseBackbone):
                  with_cp: bool = False,
                  drop_rate: float = 0.,
                  drop_path_rate: float = 0.,
-                 init_value: float = 1e-5,
+                 layer_scale_init_value: float = 1e-5,
                  norm_cfg: Optional[dict] = None,
                  init_cfg: Union[dict, List[dict], None] = None,
                  attn_force_fp32: bool = False,
@@ -419,7 +419,7 @@ class MogaNet(BaseBackbone):
                 patch_embed = ConvPatchEmbed(self.embed_dims[i - 1], dims, norm_cfg)
             blocks = nn.ModuleList([
                 MogaBlock(dims, self.arch_settings['ffn_ratios'][i], drop_rate, dpr[cursor + j],
-                          init_value, norm_cfg, attn_force_fp32, reference_ops)
+                          layer_scale_init_value, norm_cfg, attn_force_fp32, reference_ops)
                 for j in range(depth)
             ])
             cursor += depth
@@ -435,7 +435,7 @@ class MogaNet(BaseBackbone):
         ``sqrt(2 / fan_out)``, ``fan_out = k_h * k_w * out_channels // groups``; Linear weights
         truncated normal (std .02); zero biases. Norms keep weight 1, bias 0 (PyTorch's
         default, as the official init sets), layer scales and the ``sigma`` scales their
-        constructor values (``init_value``, 1e-5)."""
+        constructor values (``layer_scale_init_value``, 1e-5)."""
         if isinstance(m, nn.Conv2d):
             fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels // m.groups
             nn.init.normal_(m.weight, 0, (2.0 / fan_out)**0.5)
