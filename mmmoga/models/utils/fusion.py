@@ -22,6 +22,7 @@ conv). The fused model is for inference only: its BatchNorms are gone (``model.t
 bring batch statistics back) and some module names change (``blocks{i}.{j}`` of MogaNet and
 ``stages.{i}.{j}`` of Conv2Former become fused blocks), so save the unfused checkpoint.
 """
+import functools
 from typing import Dict, Optional, Tuple
 
 import torch
@@ -192,8 +193,6 @@ class _Fuser:
 
     def fuse(self, module: nn.Module) -> nn.Module:
         """Fuse ``module`` (recursively); returns its replacement (or itself)."""
-        from mmcv.cnn import ConvModule
-
         from ..backbones.conv2former import Conv2FormerBlock
         from ..backbones.hornet import HorNetBlock
         from ..backbones.inception_next import InceptionNeXtBlock
@@ -248,13 +247,28 @@ class _Fuser:
                 scale_output(module.mlp.fc2, module.gamma.detach())
                 module.gamma = None
                 self.counts['scale'] += 1
-        elif (isinstance(module, ConvModule) and module.with_norm
-              and module.order[:2] == ('conv', 'norm') and _foldable_bn(module.norm)
-              and isinstance(module.conv, nn.Conv2d)):
+        elif (_is_conv_module(module) and module.with_norm and module.order[:2] == ('conv', 'norm')
+              and _foldable_bn(module.norm) and isinstance(module.conv, nn.Conv2d)):
             scale_output(module.conv, *_bn_affine(module.norm))
             setattr(module, module.norm_name, nn.Identity())
             self.counts['batchnorm'] += 1
         return module
+
+
+@functools.lru_cache(maxsize=None)
+def _conv_module_class() -> Optional[type]:
+    try:
+        from mmcv.cnn import ConvModule
+    except ImportError:
+        return None
+    return ConvModule
+
+
+def _is_conv_module(module: nn.Module) -> bool:
+    """Whether ``module`` is an mmcv ``ConvModule`` (never, where mmcv is not installed: only the
+    necks and heads of the task libraries hold them)."""
+    conv_module = _conv_module_class()
+    return conv_module is not None and isinstance(module, conv_module)
 
 
 def fuse_for_inference(model: nn.Module) -> Dict[str, int]:
