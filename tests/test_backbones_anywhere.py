@@ -328,6 +328,29 @@ def test_docs_example_runs_as_written(tmp_path, monkeypatch):
 def test_readme_links_the_docs_page():
     with open(osp.join(ROOT, 'README.md'), encoding='utf-8') as f:
         assert '(docs/backbones_anywhere.md)' in f.read()
+    with open(osp.join(ROOT, 'docs', 'README.md'), encoding='utf-8') as f:
+        assert '(backbones_anywhere.md)' in f.read()
+
+
+def test_readme_create_backbone_example_runs(tmp_path, monkeypatch, capsys):
+    """The README's plain-PyTorch example, as written, with its ``pretrained=True`` download
+    served from a local official-style release (offline); the printed shapes and feature_info are
+    the ones its comments give."""
+    from mmmoga.models import factory
+    with open(osp.join(ROOT, 'README.md'), encoding='utf-8') as f:
+        (block, ) = [b for b in re.findall(r'```python\n(.*?)```', f.read(), re.S)
+                     if 'create_backbone' in b]
+    release = tmp_path / 'moganet_small_sz224_8xbs128_ep300.pth.tar'
+    model = randomise(create_backbone('moganet_s'), seed=2)
+    torch.save({'state_dict': model.state_dict()}, release)
+    monkeypatch.setattr(factory, 'backbone_weights', lambda name: (str(release), None))
+    namespace = {'__name__': '__readme__'}
+    exec(compile(block, 'README.md', 'exec'), namespace)
+    loaded = namespace['model'].state_dict()
+    assert all(torch.equal(v, loaded[k]) for k, v in model.state_dict().items())  # the release
+    printed = capsys.readouterr().out.splitlines()[-2:]
+    comments = [line.split('# ')[-1] for line in block.splitlines() if line.startswith('print(')]
+    assert printed == comments
 
 
 def test_task_library_warning_is_a_user_warning_that_can_be_silenced(monkeypatch):

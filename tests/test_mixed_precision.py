@@ -228,8 +228,15 @@ def test_the_rescue_changes_no_value_and_no_gradient(family, monkeypatch):
     assert calls, 'the rescue never ran'
     for a, b in zip(outs, plain_outs):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=0)
+    # a gradient that is zero in exact arithmetic (a conv bias in front of a BatchNorm) is
+    # rounding noise of the summation order: compared against the largest gradient of the model
+    floor = 1e-9 * max(g.abs().max().item() for g in plain_grads.values())
     for name, grad in grads.items():
-        torch.testing.assert_close(grad, plain_grads[name], rtol=1e-9, atol=1e-300, msg=name)
+        expected = plain_grads[name]
+        diff = (grad - expected).abs().max().item()
+        assert torch.allclose(
+            grad, expected, rtol=1e-9, atol=floor), (
+                f'{name}: max |difference| {diff:.3e}, max |gradient| {expected.abs().max():.3e}')
 
 
 @pytest.mark.parametrize('dtype', list(DTYPES), ids=list(DTYPES))

@@ -15,7 +15,7 @@ from mmengine.runner import Runner
 
 import mmmoga  # noqa: F401  (registers mmmoga's modules and torch>=2.6 checkpoint allow-list)
 from mmmoga.utils import (CheckpointError, DatasetError, DictAction, check_dataset_paths,
-                          load_config, trust_checkpoint)
+                          load_config, shut_down_distributed, trust_checkpoint)
 
 
 def parse_args():
@@ -101,6 +101,7 @@ def main():
         runner.train()
     except CheckpointError as err:  # refused, truncated or missing checkpoint: say what to do
         sys.exit(f'ERROR: {err}')
+    shut_down_distributed()
 
 
 if __name__ == '__main__':

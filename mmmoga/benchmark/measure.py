@@ -184,6 +184,21 @@ AUTOCAST_DTYPES = dict(bf16=torch.bfloat16, fp16=torch.float16)
 FP16_INIT_SCALE = 2.**16
 
 
+def training_step(loss: torch.Tensor,
+                  optimizer: torch.optim.Optimizer,
+                  scaler: Optional[torch.amp.GradScaler] = None) -> None:
+    """Backward and an optimizer step (through ``scaler`` for fp16), then the gradients set to
+    None: the step both benchmarks time."""
+    if scaler is None:
+        loss.backward()
+        optimizer.step()
+    else:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    optimizer.zero_grad(set_to_none=True)
+
+
 def measure(spec: dict) -> dict:
     """One measurement: ``spec`` holds model, mode, batch, size (``224``, ``'800x1344'``), dtype
     (fp32; bf16 or fp16 autocast, fp16 training through a ``GradScaler`` at mmengine's initial
@@ -240,15 +255,7 @@ def measure(spec: dict) -> dict:
             return
         with switches():
             outs = _outputs(forward(x))
-        loss = sum(o.float().mean() for o in outs)
-        if scaler is None:
-            loss.backward()
-            optimizer.step()
-        else:
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-        optimizer.zero_grad(set_to_none=True)
+        training_step(sum(o.float().mean() for o in outs), optimizer, scaler)
 
     compile_s = None
     if spec.get('compile'):

@@ -47,7 +47,7 @@ from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
 
-from .measure import AUTOCAST_DTYPES, FP16_INIT_SCALE, run_measurement, time_steps
+from .measure import AUTOCAST_DTYPES, FP16_INIT_SCALE, run_measurement, time_steps, training_step
 from .report import _fmt, describe_environment, format_markdown, format_plain
 
 SCOPES = ('mmdet', 'mmseg')
@@ -251,14 +251,7 @@ def measure_task(spec: dict) -> dict:
             else:
                 losses = model(**data, mode='loss')
         loss, log_vars = model.parse_losses(losses)
-        if scaler is None:
-            loss.backward()
-            optimizer.step()
-        else:
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-        optimizer.zero_grad(set_to_none=True)
+        training_step(loss, optimizer, scaler)
         last.update(
             loss=loss.detach().item(),
             losses={

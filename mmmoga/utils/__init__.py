@@ -4,7 +4,7 @@ from .checkpoint import (CheckpointError, CheckpointNotFoundError, ChecksumError
                          file_sha256, load_checkpoint_file, load_state_dict_verbose,
                          register_mmengine_loaders, resolve_checkpoint, trust_checkpoint)
 from .data_check import DatasetError, check_dataset_paths, missing_dataset_paths
-from .runtime import DictAction, load_config, setup_cpu_distributed
+from .runtime import DictAction, load_config, setup_cpu_distributed, shut_down_distributed
 
 __all__ = [
     'CheckpointError', 'CheckpointNotFoundError', 'ChecksumError', 'CorruptCheckpointError',
@@ -12,5 +12,5 @@ __all__ = [
     'download_checkpoint', 'extract_state_dict', 'load_checkpoint_file', 'load_state_dict_verbose',
     'register_mmengine_loaders', 'resolve_checkpoint', 'trust_checkpoint', 'DatasetError',
     'check_dataset_paths', 'missing_dataset_paths', 'load_config', 'setup_cpu_distributed',
-    'DictAction'
+    'shut_down_distributed', 'DictAction'
 ]

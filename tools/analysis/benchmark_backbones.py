@@ -22,7 +22,7 @@ Examples::
 
   # the default small CPU run (a few minutes on 2 cores)
   python tools/analysis/benchmark_backbones.py
-  # the README figures (GPU): dense backbones, every setting, MogaNet-S with_cp summary
+  # dense backbones on a GPU, every setting, MogaNet-S with_cp summary (see also docs/gpu.md)
   python tools/analysis/benchmark_backbones.py --device cuda --batch 64 --iters 30 --warmup 10 \
       --models moganet-s hornet-t mmpretrain-hornet-t inceptionnext-t convnext-t \
       --dtype fp32 bf16 --memory-format channels_first channels_last --with-cp both \

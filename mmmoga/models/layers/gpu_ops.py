@@ -15,21 +15,20 @@ gradients, by Triton's interpreter on the CPU), but not yet timed on a GPU, and 
 fastest *measured* path: ``MMMOGA_GPU_KERNELS=1`` in the environment or :func:`gpu_kernels` turn
 them on, and ``tools/analysis/benchmark_backbones.py --gpu-kernels both`` measures both ways.
 """
-import contextlib
-import os
-from typing import Iterator, Optional
+from typing import ContextManager, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .cpu_ops import phase_dilated_conv2d
+from .switch import KernelSwitch, tracing
 
 __all__ = [
     'depthwise_conv2d', 'gpu_kernels', 'gpu_kernels_apply', 'gpu_kernels_enabled', 'silu_product'
 ]
 
-_override: Optional[bool] = None
+SWITCH = KernelSwitch('MMMOGA_GPU_KERNELS', default=False)
 #: tiles of the depth-wise kernels (output pixels along W x channels) and of the elementwise ones
 BLOCK_W, BLOCK_C, BLOCK = 32, 32, 1024
 #: dtypes the kernels take (they accumulate in fp32)
@@ -42,20 +41,12 @@ WEIGHT_GRAD_PROGRAMS = 1024
 def gpu_kernels_enabled() -> bool:
     """Whether the GPU paths are on: :func:`gpu_kernels` if active, else the environment variable
     ``MMMOGA_GPU_KERNELS`` (``1`` turns them on; default off until measured on a GPU)."""
-    if _override is not None:
-        return _override
-    return os.environ.get('MMMOGA_GPU_KERNELS', '0').strip().lower() in ('1', 'true', 'on')
+    return SWITCH.enabled()
 
 
-@contextlib.contextmanager
-def gpu_kernels(enabled: bool) -> Iterator[None]:
+def gpu_kernels(enabled: bool) -> ContextManager[None]:
     """Turn the GPU paths on or off inside the ``with`` block (this process, all threads)."""
-    global _override
-    previous, _override = _override, bool(enabled)
-    try:
-        yield
-    finally:
-        _override = previous
+    return SWITCH.override(enabled)
 
 
 def _kernels():
@@ -72,8 +63,7 @@ def gpu_kernels_apply(*tensors: torch.Tensor) -> bool:
     run in Triton's interpreter), and no graph is being traced or compiled."""
     if not gpu_kernels_enabled():
         return False
-    if (torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling()
-            or torch.compiler.is_exporting() or torch.onnx.is_in_onnx_export()):
+    if tracing():
         return False
     kernels = _kernels()
     if kernels is None:
