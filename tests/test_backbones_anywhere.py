@@ -338,8 +338,9 @@ def test_readme_create_backbone_example_runs(tmp_path, monkeypatch, capsys):
     the ones its comments give."""
     from mmmoga.models import factory
     with open(osp.join(ROOT, 'README.md'), encoding='utf-8') as f:
-        (block, ) = [b for b in re.findall(r'```python\n(.*?)```', f.read(), re.S)
-                     if 'create_backbone' in b]
+        (block, ) = [
+            b for b in re.findall(r'```python\n(.*?)```', f.read(), re.S) if 'create_backbone' in b
+        ]
     release = tmp_path / 'moganet_small_sz224_8xbs128_ep300.pth.tar'
     model = randomise(create_backbone('moganet_s'), seed=2)
     torch.save({'state_dict': model.state_dict()}, release)
