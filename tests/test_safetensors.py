@@ -167,7 +167,7 @@ def zoo_root(root, url, digest):
             k: v
             for k, v in GOOD.items() if k not in ('Name', 'Config')
         })
-    make_zoo(root, [entry], configs=(), readme=False)
+    make_zoo(root, [entry], configs=())
     return str(root)
 
 
