@@ -328,12 +328,13 @@ def _timm_layouts(sd):
 
 
 def test_converter_layouts():
-    from mmmoga import converters as conv  # the library functions the command line wraps
+    from mmmoga.converters import unwrap_state_dict
+    from mmmoga.models.backbones import inception_next as conv  # what the command line wraps
     source = InceptionNeXt(TINY)
     sd = _official_checkpoint(source)
     for name, (checkpoint, expected) in _timm_layouts(sd).items():
         out = conv.convert_inceptionnext_timm(
-            conv.unwrap_state_dict(checkpoint, use_ema=name == 'ema'))
+            unwrap_state_dict(checkpoint, use_ema=name == 'ema'))
         assert set(out) == set(expected), name
         assert all(torch.equal(out[k], expected[k]) for k in expected), name
     out = conv.convert_inceptionnext_timm(sd, drop_head=True)

@@ -223,7 +223,7 @@ def default_peer(name: str, run: Sequence[str]) -> Optional[str]:
 def _hornet_transfer(layout: str) -> Callable[[nn.Module, nn.Module], None]:
 
     def transfer(peer: nn.Module, ours: nn.Module) -> None:
-        from mmmoga.converters import convert_hornet_mmpretrain
+        from mmmoga.models.backbones.hornet import convert_hornet_mmpretrain
         state, _ = convert_hornet_mmpretrain(peer.state_dict(), layout=layout)
         ours.load_state_dict(state, strict=True)
 

@@ -24,7 +24,7 @@ converter) renames some of them; this script undoes that:
 A backbone key without an official counterpart is an error, listed by name. The output is saved
 as ``{'model': state_dict}``, the wrapper of the official releases (both mmmoga and the official
 loaders also accept a bare state dict). The conversion itself is
-:func:`mmmoga.converters.convert_hornet_mmpretrain`; this is its command line.
+:func:`mmmoga.models.backbones.hornet.convert_hornet_mmpretrain`; this is its command line.
 
 Usage::
 
@@ -37,8 +37,9 @@ import os.path as osp
 
 import torch
 
-from mmmoga.converters import HORNET_LAYOUTS, convert_hornet_mmpretrain, load_source
+from mmmoga.converters import load_source
 from mmmoga.converters import unwrap_state_dict as unwrap
+from mmmoga.models.backbones.hornet import HORNET_LAYOUTS, convert_hornet_mmpretrain
 from mmmoga.utils import CheckpointError, trust_checkpoint
 
 LAYOUTS = HORNET_LAYOUTS

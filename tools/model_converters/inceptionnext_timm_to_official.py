@@ -18,7 +18,7 @@ installed; ``state_dict``/``model``/``state_dict_ema`` wrappers and ``module.`` 
   is dropped.
 
 Any other key is an error, listed by name. The conversion itself is
-:func:`mmmoga.converters.convert_inceptionnext_timm`; this is its command line.
+:func:`mmmoga.models.backbones.inception_next.convert_inceptionnext_timm`; this is its command line.
 
 Usage::
 
@@ -31,9 +31,9 @@ import os.path as osp
 
 import torch
 
-from mmmoga.converters import convert_inceptionnext_timm
 from mmmoga.converters import load_source as load
 from mmmoga.converters import unwrap_state_dict as unwrap
+from mmmoga.models.backbones.inception_next import convert_inceptionnext_timm
 from mmmoga.utils import CheckpointError, trust_checkpoint
 
 

@@ -9,6 +9,8 @@ State-dict keys follow the official ``hornet.py`` (``downsample_layers.{i}``, ``
 so the released ImageNet checkpoints load without conversion. mmpretrain's HorNet checkpoints use
 other names; ``tools/model_converters/hornet_mmpretrain_to_official.py`` converts them.
 """
+import re
+from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -20,7 +22,7 @@ from ..layers import DropPath, GnConv, LayerNorm2d, layer_scaled, resize_complex
 from ..layers.folding import FoldCounts, scale_output
 from .base_backbone import BaseBackbone
 
-__all__ = ['HorNet']
+__all__ = ['HorNet', 'convert_hornet_mmpretrain', 'HORNET_LAYOUTS']
 
 
 class HorNetBlock(nn.Module):
@@ -312,3 +314,84 @@ class HorNet(BaseBackbone):
             if i == self.out_indices[-1]:
                 break
         return tuple(outs)
+
+
+# ------------------------------------------------------------ other libraries' checkpoints
+# (plain functions from a state dict to a state dict, like timm's checkpoint filters)
+
+HORNET_OFFICIAL_KEY = re.compile(
+    r'^(downsample_layers\.\d+\.[01]\.(weight|bias)'
+    r'|stages\.\d+\.\d+\.(gamma[12]'
+    r'|(norm[12]|pwconv[12])\.(weight|bias)'
+    r'|gnconv\.(proj_in|proj_out|pws\.\d+)\.(weight|bias)'
+    r'|gnconv\.dwconv\.(weight|bias|complex_weight|dw\.weight|(pre|post)_norm\.(weight|bias)))'
+    r'|norm\d?\.(weight|bias)'
+    r'|head\.(weight|bias))$')
+HORNET_LAYOUTS = ('auto', 'cls', 'dense')
+
+
+def convert_hornet_mmpretrain(
+        state_dict: Dict[str, torch.Tensor],
+        layout: str = 'auto',
+        drop_head: bool = False) -> Tuple['OrderedDict[str, torch.Tensor]', List[str]]:
+    """Map mmpretrain HorNet keys to the official HorNet keys.
+
+    mmpretrain (``mmpretrain/models/backbones/hornet.py``) renames ``gnconv.pws`` to
+    ``gnconv.projs`` and stores the layer scales as ``gamma{1,2}.weight``; its classifier keeps the
+    final norm as ``norm3`` and the linear head as ``head.fc``. This undoes that; ``backbone.`` and
+    ``module.`` prefixes are stripped, ``data_preprocessor.*`` and (in a detector or segmentor)
+    every key outside ``backbone.`` are dropped.
+
+    Args:
+        state_dict: an unwrapped state dict (see :func:`unwrap_state_dict`).
+        layout: ``'cls'`` (``norm3`` is the final classification norm -> ``norm``, ``head.fc`` ->
+            ``head``), ``'dense'`` (``norm{i}`` are the dense model's output norms) or ``'auto'``
+            (``cls`` when ``norm3`` is the only output norm, as ``gap_before_final_norm=True``
+            builds).
+        drop_head: drop the classifier (backbone-only output).
+
+    Returns:
+        The converted state dict and the list of source keys that were dropped.
+
+    Raises:
+        ValueError: an unknown ``layout``, a backbone key with no official counterpart (listed by
+            name), or two keys that map to the same official key.
+    """
+    if layout not in HORNET_LAYOUTS:
+        raise ValueError(f'Unknown layout {layout!r}; valid choices: {list(HORNET_LAYOUTS)}')
+    state_dict = OrderedDict((re.sub(r'^module\.', '', k), v) for k, v in state_dict.items())
+    has_backbone_prefix = any(k.startswith('backbone.') for k in state_dict)
+    if layout == 'auto':
+        out_norms = {
+            m.group(1)
+            for k in state_dict
+            for m in [re.match(r'^(?:backbone\.)?norm(\d)\.', k)] if m
+        }
+        layout = 'cls' if out_norms == {'3'} else 'dense'
+
+    converted, dropped, unknown = OrderedDict(), [], []
+    for key, value in state_dict.items():
+        if key.startswith('head.fc.') and layout == 'cls':
+            new_key = 'head.' + key[len('head.fc.'):]
+        elif key.startswith('backbone.') or not has_backbone_prefix:
+            new_key = key[len('backbone.'):] if has_backbone_prefix else key
+            new_key = new_key.replace('.gnconv.projs.', '.gnconv.pws.')
+            new_key = re.sub(r'\.(gamma[12])\.weight$', r'.\1', new_key)
+            if layout == 'cls':
+                new_key = re.sub(r'^norm3\.', 'norm.', new_key)
+        else:
+            dropped.append(key)
+            continue
+        if (drop_head and new_key.startswith('head.')) or new_key.startswith('data_preprocessor.'):
+            dropped.append(key)
+            continue
+        if not HORNET_OFFICIAL_KEY.match(new_key):
+            unknown.append(key)
+            continue
+        if new_key in converted:
+            raise ValueError(
+                f'Two keys map to the official key {new_key!r} (the second is {key!r})')
+        converted[new_key] = value
+    if unknown:
+        raise ValueError(f'{len(unknown)} keys have no official HorNet counterpart: {unknown}')
+    return converted, dropped

@@ -11,7 +11,9 @@ State-dict keys follow the official ``models/inceptionnext.py`` (``stem``,
 ``tools/model_converters/inceptionnext_timm_to_official.py`` maps timm ``features_only`` and
 mmpretrain layouts to these keys.
 """
-from typing import List, Optional, Sequence, Union
+import re
+from collections import OrderedDict
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 from torch import nn
@@ -21,7 +23,7 @@ from ..layers import DropPath, build_norm_layer, build_out_norm, conv2d_act, lay
 from ..layers.folding import FoldCounts, bn_affine, foldable_bn, scale_input, scale_output
 from .base_backbone import BaseBackbone, convnext_layer_id
 
-__all__ = ['InceptionNeXt']
+__all__ = ['InceptionNeXt', 'convert_inceptionnext_timm']
 
 #: official init: trunc-normal(std .02) for every Conv2d/Linear weight, zero biases
 _OFFICIAL_INIT = dict(type='TruncNormal', layer=['Conv2d', 'Linear'], std=.02, bias=0.)
@@ -339,3 +341,61 @@ class InceptionNeXt(BaseBackbone):
             if i == self.out_indices[-1]:
                 break
         return tuple(outs)
+
+
+# ------------------------------------------------------------ other libraries' checkpoints
+# (plain functions from a state dict to a state dict, like timm's checkpoint filters)
+
+_NORM = r'(weight|bias|running_mean|running_var|num_batches_tracked)'
+INCEPTIONNEXT_OFFICIAL_KEY = re.compile(r'^(stem\.0\.(weight|bias)'
+                                        rf'|stem\.1\.{_NORM}'
+                                        r'|stages\.\d+\.downsample\.1\.(weight|bias)'
+                                        rf'|stages\.\d+\.downsample\.0\.{_NORM}'
+                                        r'|stages\.\d+\.blocks\.\d+\.(gamma'
+                                        r'|token_mixer\.dwconv_(hw|w|h)\.(weight|bias)'
+                                        rf'|norm\.{_NORM}'
+                                        r'|mlp\.fc[12]\.(weight|bias))'
+                                        r'|head\.(fc1|norm|fc2)\.(weight|bias))$')
+
+
+def convert_inceptionnext_timm(state_dict: Dict[str, torch.Tensor],
+                               drop_head: bool = False) -> 'OrderedDict[str, torch.Tensor]':
+    """Map timm / timm ``features_only`` / mmpretrain InceptionNeXt keys to the official ones.
+
+    * timm ``inception_next_*``: same names as the official model, copied as they are;
+    * timm ``features_only=True`` (``FeatureListNet`` flattens the top-level Sequentials):
+      ``stem_0.*`` -> ``stem.0.*``, ``stages_2.*`` -> ``stages.2.*``;
+    * mmpretrain classifiers: ``backbone.`` (and ``TIMMBackbone``'s ``timm_model.``) stripped, the
+      ``LinearClsHead`` ``head.fc.*`` -> official ``head.fc2.*``, ``data_preprocessor.*`` dropped.
+
+    Args:
+        state_dict: an unwrapped state dict (see :func:`unwrap_state_dict`).
+        drop_head: drop every ``head.*`` key (backbone-only output).
+
+    Raises:
+        ValueError: a key has no official counterpart (listed by name), or two keys map to the
+            same official key.
+    """
+    converted = OrderedDict()
+    unknown = []
+    for key, value in state_dict.items():
+        new_key = re.sub(r'^module\.', '', key)
+        if new_key.startswith('data_preprocessor.'):
+            continue
+        new_key = re.sub(r'^head\.fc\.', 'head.fc2.', new_key)
+        new_key = re.sub(r'^backbone\.', '', new_key)
+        new_key = re.sub(r'^timm_model\.', '', new_key)
+        new_key = re.sub(r'^(stem|stages)_(\d+)\.', r'\1.\2.', new_key)
+        if drop_head and new_key.startswith('head.'):
+            continue
+        if not INCEPTIONNEXT_OFFICIAL_KEY.match(new_key):
+            unknown.append(key)
+            continue
+        if new_key in converted:
+            raise ValueError(
+                f'Two keys map to the official key {new_key!r} (the second is {key!r})')
+        converted[new_key] = value
+    if unknown:
+        raise ValueError(
+            f'{len(unknown)} keys have no official InceptionNeXt counterpart: {unknown}')
+    return converted
