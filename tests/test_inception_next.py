@@ -333,8 +333,7 @@ def test_converter_layouts():
     source = InceptionNeXt(TINY)
     sd = _official_checkpoint(source)
     for name, (checkpoint, expected) in _timm_layouts(sd).items():
-        out = conv.convert_inceptionnext_timm(
-            unwrap_state_dict(checkpoint, use_ema=name == 'ema'))
+        out = conv.convert_inceptionnext_timm(unwrap_state_dict(checkpoint, use_ema=name == 'ema'))
         assert set(out) == set(expected), name
         assert all(torch.equal(out[k], expected[k]) for k in expected), name
     out = conv.convert_inceptionnext_timm(sd, drop_head=True)
