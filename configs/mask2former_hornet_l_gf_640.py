@@ -59,3 +59,8 @@ tta_pipeline = [
             [dict(type='PackSegInputs')],
         ]),
 ]
+
+# crash-safe checkpoints (atomic, ordered writes) and a stop on a non-finite loss; see the README,
+# "Nothing lost when a run dies"
+default_hooks = dict(
+    checkpoint=dict(type='AtomicCheckpointHook'), finite_loss=dict(type='NonFiniteLossHook'))

@@ -7,6 +7,8 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+from mmmoga.engine import AtomicCheckpointHook, NonFiniteLossHook
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '*.py')))
 
@@ -38,6 +40,10 @@ def test_config_loads_and_builds(path):
     assert 'mmmoga' in cfg.custom_imports['imports']
     model = build_on_meta(cfg)
     assert sum(p.numel() for p in model.parameters()) > 0
+    # crash-safe checkpoints and the non-finite loss stop, resolved as the Runner resolves them
+    hooks = importlib.import_module(f'{cfg.default_scope}.registry').HOOKS
+    assert isinstance(hooks.build(cfg.default_hooks.checkpoint.to_dict()), AtomicCheckpointHook)
+    assert isinstance(hooks.build(cfg.default_hooks.finite_loss.to_dict()), NonFiniteLossHook)
 
 
 @pytest.mark.parametrize('size', MASK_RCNN_MOGANET)
