@@ -2,7 +2,8 @@
 #   make demo   set up the stack, train Mask R-CNN + MogaNet on the built-in toy data, evaluate it,
 #               print bbox/segm AP and draw the predictions into a PNG
 #   make test   set up the stack and run the test suite
-#   make lint   flake8, isort and yapf as .pre-commit-config.yaml runs them (settings in setup.cfg)
+#   make lint   flake8, isort and yapf as .pre-commit-config.yaml runs them (settings in setup.cfg),
+#               and the model-zoo pages (docs/model_zoo/) against the metafiles
 #   make format rewrite the tree with isort and yapf (then `make lint` passes what they can fix)
 PYTHON ?= python
 TOY_CONFIG := configs/mask_rcnn_moganet_xt_toy.py
@@ -36,6 +37,7 @@ lint:
 	$(PYTHON) -m flake8 $(LINT_PATHS)
 	$(PYTHON) -m isort --check-only --diff $(LINT_PATHS)
 	$(PYTHON) -m yapf --diff --recursive --exclude "mmmoga/.mim/*" $(LINT_PATHS)
+	$(PYTHON) tools/model_zoo.py docs --check
 
 format:
 	$(PYTHON) -m isort $(LINT_PATHS)

@@ -25,7 +25,6 @@ model = dict(
             type='Pretrained',
             checkpoint='https://cloud.tsinghua.edu.cn/f/9253bd0d50c84ab1b71e/?dl=1')))
 
-# crash-safe checkpoints (atomic, ordered writes) and a stop on a non-finite loss; see the README,
-# "Nothing lost when a run dies"
+# crash-safe checkpoints (atomic, ordered writes) and a stop on a non-finite loss: docs/faults.md
 default_hooks = dict(
     checkpoint=dict(type='AtomicCheckpointHook'), finite_loss=dict(type='NonFiniteLossHook'))

@@ -60,7 +60,6 @@ tta_pipeline = [
         ]),
 ]
 
-# crash-safe checkpoints (atomic, ordered writes) and a stop on a non-finite loss; see the README,
-# "Nothing lost when a run dies"
+# crash-safe checkpoints (atomic, ordered writes) and a stop on a non-finite loss: docs/faults.md
 default_hooks = dict(
     checkpoint=dict(type='AtomicCheckpointHook'), finite_loss=dict(type='NonFiniteLossHook'))

@@ -4,7 +4,6 @@
 _base_ = 'mmdet::mask_rcnn/mask-rcnn_r101_fpn_1x_coco.py'
 custom_imports = dict(imports=['mmmoga'], allow_failed_imports=False)
 
-# crash-safe checkpoints (atomic, ordered writes) and a stop on a non-finite loss; see the README,
-# "Nothing lost when a run dies"
+# crash-safe checkpoints (atomic, ordered writes) and a stop on a non-finite loss: docs/faults.md
 default_hooks = dict(
     checkpoint=dict(type='AtomicCheckpointHook'), finite_loss=dict(type='NonFiniteLossHook'))

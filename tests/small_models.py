@@ -1,6 +1,7 @@
 """Small models for behaviour tests: one small custom arch per family (fast to build, every stage
-and block kind present), ``SMALL_BACKBONES[name](**backbone_kwargs)``, and a one-step benchmark
-measurement spec, :func:`tiny_spec`."""
+and block kind present), ``SMALL_BACKBONES[name](**backbone_kwargs)``; narrower ones with one block
+a stage, ``TINY_BACKBONES``, for tests that run Triton kernels in its (slow) interpreter; and a
+one-step benchmark measurement spec, :func:`tiny_spec`."""
 from mmmoga.models import Conv2Former, HorNet, InceptionNeXt, MogaNet
 
 HORNET_ARCH = dict(embed_dims=[32, 64, 128, 256], depths=[1, 1, 2, 1], orders=[2, 3, 4, 5])
@@ -27,6 +28,22 @@ SMALL_BACKBONES = {
             mlp_ratios=[4, 4, 4, 3],
             band_kernel_size=11,
             branch_ratio=0.125), **kwargs),
+}
+
+TINY_BACKBONES = {
+    'moganet':
+    lambda **kwargs: MogaNet(
+        dict(embed_dims=[8, 16, 24, 32], depths=[1, 1, 1, 1], ffn_ratios=[2, 2, 2, 2]), **kwargs),
+    'hornet-7x7':
+    lambda **kwargs: HorNet(
+        dict(embed_dims=[8, 16, 32, 64], depths=[1, 1, 1, 1], orders=[2, 3, 4, 5]), **kwargs),
+    'conv2former':
+    lambda **kwargs: Conv2Former(
+        dict(
+            embed_dims=[8, 16, 24, 32],
+            depths=[1, 1, 1, 1],
+            mlp_ratios=[2, 2, 2, 2],
+            kernel_size=11), **kwargs),
 }
 
 

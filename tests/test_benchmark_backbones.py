@@ -53,7 +53,7 @@ def test_tiny_run_reports_every_column(bench, tmp_path, capsys):
     rows = {r[0]: r for r in ([c.strip() for c in ln.strip('|').split('|')] for ln in lines[2:])}
     assert set(rows) == {'moganet-xt', 'hornet-t', 'mmpretrain-hornet-t'}
     for name, cells in rows.items():
-        assert cells[1:4] == ['fp32', 'ch-first', 'no']
+        assert cells[1:4] == ['fp32', 'default', 'no']
         numbers = [float(c) for c in cells[4:11]]  # params .. train peak MB
         assert all(n >= 0 for n in numbers), (name, cells)
         assert all(n > 0 for n in numbers[:4] + [numbers[5]]), (name, cells)  # params/FLOPs/img/s
@@ -114,8 +114,11 @@ def test_unknown_model_names_list_the_valid_choices(bench, capsys):
         bench.parse_args(['--peer', 'inceptionnext-t'])
     assert 'OURS=PEER' in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        bench.parse_args(['--dtype', 'fp16'])
-    assert "invalid choice: 'fp16'" in capsys.readouterr().err
+        bench.parse_args(['--dtype', 'fp8'])
+    assert "invalid choice: 'fp8'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.parse_args(['--dense-steps', '800x'])
+    assert '--dense-steps: an image size is N or HxW' in capsys.readouterr().err
 
 
 def test_peers_default_and_explicit(bench):
@@ -196,11 +199,12 @@ def test_moganet_against_its_op_by_op_reference_across_memory_formats(bench, cap
         assert row['ratio']['infer'] == pytest.approx(row['infer']['images_per_s'] /
                                                       ref['infer']['images_per_s'])
     assert '(the peer in channels_first)' in stdout and 'GEMM: 128x128' in stdout
-    assert 'best of 2 interleaved rounds' in stdout
-    for row in ours:  # every round's ratio, next to the table's ratio of the fastest rounds
+    assert 'median of 2 interleaved rounds' in stdout
+    for row in ours:  # every round's ratio, next to the table's ratio of the median rounds
         for mode in ('infer', 'train'):
             rounds = row[mode]['round_images_per_s']
-            assert len(rounds) == 2 and max(rounds) == row[mode]['images_per_s']
+            assert len(rounds) == 2 and min(rounds) == row[mode]['images_per_s']  # lower median
+            assert row[mode]['spread'] == pytest.approx((max(rounds) - min(rounds)) / min(rounds))
             peer_rounds = ref[mode]['round_images_per_s']
             assert row['round_ratios'][mode] == pytest.approx(
                 [a / b for a, b in zip(rounds, peer_rounds)])
@@ -241,3 +245,61 @@ def test_measure_cpu_kernels_false_turns_them_off(monkeypatch):
     assert not calls
     measure(spec)
     assert calls  # control: on by default
+
+
+def test_fp16_training_step_through_a_grad_scaler_at_a_dense_size(monkeypatch):
+    scales = []
+    scale = torch.amp.GradScaler.scale
+    monkeypatch.setattr(torch.amp.GradScaler, 'scale',
+                        lambda self, loss: scales.append(self.get_scale()) or scale(self, loss))
+    result = benchmark.measure(tiny_spec(mode='train', dtype='fp16', size='64x96', iters=2))
+    assert scales == [2.**16, 2.**16] or scales[0] == 2.**16, scales  # mmengine's initial scale
+    assert result['images_per_s'] > 0 and len(result['ms_range']) == 2
+    assert result['ms_range'][0] <= result['ms_median'] <= result['ms_range'][1]
+    assert benchmark.image_size('800x1344') == (800, 1344) and benchmark.image_size(224) == (224,
+                                                                                             224)
+    assert benchmark.size_label([512, 512]) == '512' and benchmark.size_label('64x96') == '64x96'
+
+
+def test_gpu_table_settings_peers_baseline_and_dense_steps(bench, monkeypatch, capsys):
+    """The GPU table's run (here with stand-in measurements): a row per Triton kernel setting for
+    the models that have the kernels, one for the others; every row divided by its peer and by
+    the baseline in the same dtype and format, dense steps included."""
+    from mmmoga.benchmark import report as report_module
+    specs = []
+
+    def fake(spec, isolate, timeout=None, function=None):
+        specs.append(spec)
+        # ours 2x faster with the kernels on; the dense step 10 ms for ours, 20 for the others
+        ours = spec['model'] == 'moganet-xt'
+        rate = 100. * (2 if spec.get('gpu_kernels') else 1) if ours else 50.
+        ms = (10. if ours else 20.) * (1 if spec['size'] == '800x1344' else 0.5)
+        return dict(images_per_s=rate, ms_median=ms, peak_mb=1., ms_per_step=ms)
+
+    monkeypatch.setattr(report_module, 'run_measurement', fake)
+    report = bench.main([
+        '--models', 'moganet-xt', 'moganet-xt-ref', '--baseline', 'convnext-t', '--dtype', 'bf16',
+        'fp16', '--gpu-kernels', 'both', '--dense-steps', '800x1344', '512x512', '--no-flops',
+        '--no-output-check', '--no-cp-summary', '--markdown'
+    ])
+    stdout = capsys.readouterr().out
+    rows = [(r['model'], r['dtype'], r['gpu_kernels']) for r in report['rows']]
+    assert rows == [('moganet-xt', d, k) for d in ('bf16', 'fp16')
+                    for k in (False, True)] + [(m, d, None)
+                                               for m in ('moganet-xt-ref', 'convnext-t')
+                                               for d in ('bf16', 'fp16')]
+    assert {s['gpu_kernels'] for s in specs if 'gpu_kernels' in s} == {False, True}
+    assert all('gpu_kernels' not in s for s in specs if s['model'] != 'moganet-xt')
+    dense = [s for s in specs if s['size'] in ('800x1344', '512')]
+    assert {(s['batch'], s['mode']) for s in dense} == {(2, 'train')} and len(dense) == 16
+    for row in report['rows'][:4]:
+        on = 2. if row['gpu_kernels'] else 1.
+        assert row['peer'] == 'moganet-xt-ref' and row['ratio']['train'] == 2 * on
+        assert row['ratio']['dense'] == {'800x1344': 2., '512': 2.}
+        assert row['baseline'] == 'convnext-t'
+        assert row['baseline_ratio'] == dict(train=2 * on, dense={'800x1344': 2., '512': 2.})
+    header = next(ln for ln in stdout.splitlines() if ln.startswith('| model'))
+    for column in ('kernels', 'dense ms@800x1344', 'dense x@512', 'train x convnext-t',
+                   'dense x@800x1344 convnext-t'):
+        assert f'| {column} |' in header
+    assert 'GradScaler' in stdout and 'kernels = mmmoga\'s Triton kernels' in stdout

@@ -53,15 +53,21 @@ def test_toy_detector_and_segmentor_steps(bench, tmp_path, capsys):
         # the exact size asked for (the toy Semantic FPN's own crop is 64x64)
         assert result['input_shape'] == [1, 3, 128, 128]
         # what was built is what the row says
+        # (the reference in NCHW as the official code; the default as the config builds it,
+        # channels-last on CPU)
         assert result['backbone'] == dict(
-            type='MogaNet', with_cp=row['with_cp'], reference_ops=row['ops'] == 'reference')
+            type='MogaNet',
+            with_cp=row['with_cp'],
+            reference_ops=row['ops'] == 'reference',
+            channels_last=row['ops'] == 'default')
         # the synthetic ground truth reaches every loss, and the losses are real numbers
         assert expected_losses[row['config']] <= set(result['losses']), result['losses']
         assert all(math.isfinite(v) for v in result['losses'].values())
         assert result['loss'] > 0
         assert ('ratio' in row) == (row['ops'] == 'default')
     # same seed, same data, the same function either way: the first step's loss agrees across
-    # ops and with_cp (so the rows time the same work)
+    # ops, layouts and with_cp (so the rows time the same work; a channels-last feature map
+    # reaching mmcv's RoIAlign changed loss_mask by 20%)
     for config in (MASK_RCNN, SEMFPN):
         losses = [r['result']['loss'] for r in rows if r['config'] == config]
         assert max(losses) - min(losses) <= 1e-4 * max(losses), losses
@@ -131,3 +137,30 @@ def test_errors_name_the_problem_and_the_fix(bench, capsys):
     # the library raises the same errors for direct callers
     with pytest.raises(ValueError, match='drop --compare-reference'):
         task.run_task_benchmark([RESNET], size=(64, 64), compare_reference=True)
+
+
+def test_the_configs_backbone_alone_inference_and_fp16_training(bench, capsys):
+    """--backbone-only: what a config's user gets from the backbone (as the config builds it),
+    against the official op sequence in NCHW; fp16 training through a GradScaler."""
+    report = bench.main([
+        MASK_RCNN, '--backbone-only', '--dtype', 'fp16', '--batch', '1', '--size', '64', '96',
+        '--iters', '1', '--warmup', '0', '--compare-reference', '--threads', '1', '--isolate',
+        'none', '--markdown'
+    ])
+    stdout = capsys.readouterr().out
+    rows = report['rows']
+    assert [(r['mode'], r['ops']) for r in rows] == [(m, o) for m in ('infer', 'train')
+                                                     for o in ('reference', 'default')]
+    for row in rows:
+        result = row['result']
+        assert 'error' not in result, result
+        assert result['input_shape'] == [1, 3, 64, 96] and result['s_per_step'] > 0
+        assert result['backbone']['channels_last'] == (row['ops'] == 'default')
+    train = [r['result'] for r in rows if r['mode'] == 'train']
+    assert all(math.isfinite(r['loss']) and set(r['losses']) == {'loss'} for r in train)
+    header = next(ln for ln in stdout.splitlines() if ln.startswith('| config'))
+    assert '| dtype | step |' in header and '| fp16 | backbone infer |' in stdout
+    assert 'GradScaler' in stdout and 'channels_last=False' in stdout
+    with pytest.raises(SystemExit):
+        bench.parse_args([MASK_RCNN, '--size', '64', '64', '--modes', 'infer'])
+    assert '--modes infer needs --backbone-only' in capsys.readouterr().err

@@ -402,7 +402,10 @@ def test_gnconv_brick():
         GnConv(32, 32, order=2, proj_out=False, out_channels=16)
 
 
-def test_gf_autocast_bf16_runs_fft_in_fp32(monkeypatch):
+@pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16], ids=['bf16', 'fp16'])
+def test_gf_autocast_runs_fft_in_fp32(monkeypatch, dtype):
+    """cuFFT takes fp16 only at power-of-two sizes, and the filter is fp32: under either autocast
+    dtype the Fourier part runs in fp32 with autocast off."""
     seen = []
     rfft2 = torch.fft.rfft2
 
@@ -415,7 +418,7 @@ def test_gf_autocast_bf16_runs_fft_in_fp32(monkeypatch):
     x = seeded_input(2, 3, 96, 128)
     with torch.no_grad():
         ref = model(x)
-        with torch.autocast('cpu', dtype=torch.bfloat16):
+        with torch.autocast('cpu', dtype=dtype):
             outs = model(x)
     assert len(seen) == 2 * 3  # 3 GF blocks per forward
     assert set(seen) == {(torch.float32, False)}
@@ -424,7 +427,7 @@ def test_gf_autocast_bf16_runs_fft_in_fp32(monkeypatch):
         assert (a - b.float()).abs().max() < 0.05 * a.abs().max()
     # the GF brick on its own, bf16 local branch next to the fp32 FFT
     gf = GlobalLocalFilter(16, h=6, w=4)
-    with torch.autocast('cpu', dtype=torch.bfloat16):
+    with torch.autocast('cpu', dtype=dtype):
         y = gf(torch.rand(1, 16, 6, 6))
     assert torch.isfinite(y.float()).all()
 
@@ -775,3 +778,15 @@ def test_stage_wise_decay_measured_examples():
         assert scale(f'stages.{i}.0.gnconv.pws.0.weight') == pytest.approx(expected, abs=5e-4)
     assert scale('norm0.weight') == scale('decode_head.conv_seg.weight') == 1.0
     assert scale('stages.3.1.pwconv2.bias', 0.9, 6) == pytest.approx(0.729)
+
+
+def test_layout_by_device_as_measured():
+    """channels_last=None: HorNet computes channels-first on CPU (no gain measured there) and
+    channels-last on CUDA; the others channels-last on both; an explicit choice wins."""
+    from small_models import SMALL_BACKBONES
+    for family, build in SMALL_BACKBONES.items():
+        default = build()
+        assert default.computes_channels_last('cuda')
+        assert default.computes_channels_last('cpu') == (not family.startswith('hornet')), family
+        assert build(channels_last=True).computes_channels_last('cpu')
+        assert not build(channels_last=False).computes_channels_last('cuda')

@@ -1,11 +1,14 @@
 """The model zoo as data: metafiles/*.yml against configs/ (coverage, schema, the parameters each
-config builds) and the README tables generated from them; each check with a control that breaks it.
+config builds) and the pages generated from them (docs/model_zoo/<family>.md); each check with a
+control that breaks it.
 """
 import copy
 import glob
 import os.path as osp
 import re
 import shutil
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -87,9 +90,24 @@ def test_measured_parameters_control():
     assert model_zoo.measure_params(cfg) == ENTRIES['mask_rcnn_moganet_t']['Metadata']['Parameters']
 
 
-def test_readme_tables_are_generated_from_the_metafiles():
-    diff = model_zoo.readme_diff(ROOT)
-    assert not diff, f'README.md differs; run `python tools/model_zoo.py readme`:\n{diff}'
+def test_model_zoo_pages_are_generated_from_the_metafiles():
+    """Every page of docs/model_zoo/ is what its metafile generates: none missing, none stale,
+    none that no metafile generates."""
+    pages = model_zoo.render_pages(ROOT)
+    assert sorted(pages) == sorted(f'docs/model_zoo/{f}.md' for f in model_zoo.METAFILE_NAMES)
+    diff = model_zoo.docs_diff(ROOT, pages=pages)
+    assert not diff, f'docs/model_zoo/ differs; run `python tools/model_zoo.py docs`:\n{diff}'
+    assert model_zoo.existing_pages(ROOT) == sorted(pages)
+
+
+def test_every_config_is_on_its_family_page():
+    """Each entry's config is linked (from docs/model_zoo/, two levels below the root) on the page
+    of its own metafile, and the link resolves."""
+    for name, entry in ENTRIES.items():
+        page = model_zoo.page_path(entry['_metafile'])
+        link = f'[`{name}`](../../{entry["Config"]})'
+        assert link in open(osp.join(ROOT, page)).read(), (name, page)
+        assert osp.isfile(osp.normpath(osp.join(ROOT, 'docs/model_zoo', '../..', entry['Config'])))
 
 
 # ------------------------------------------------------------------------ controls: a mini zoo
@@ -121,7 +139,7 @@ GOOD = {
 }
 
 
-def make_zoo(root, entries, configs=('mask_rcnn_moganet_s', ), readme=True):
+def make_zoo(root, entries, configs=('mask_rcnn_moganet_s', )):
     """A repository root with the five metafiles (``entries`` in moganet.yml) and empty configs."""
     (root / 'configs').mkdir(parents=True)
     for name in configs:
@@ -134,10 +152,11 @@ def make_zoo(root, entries, configs=('mask_rcnn_moganet_s', ), readme=True):
         (root / 'metafiles' / f'{family}.yml').write_text(yaml.safe_dump(data, sort_keys=False))
     imports = [f'metafiles/{f}.yml' for f in model_zoo.METAFILE_NAMES]
     (root / 'model-index.yml').write_text(yaml.safe_dump(dict(Import=imports)))
-    if readme:
-        (root / 'README.md').write_text(
-            f'# x\n\n## Results\n\n{model_zoo.MARKER_START}\n{model_zoo.MARKER_END}\n\nNotes.\n')
     return str(root)
+
+
+def moganet_page(root):
+    return model_zoo.render_pages(root)['docs/model_zoo/moganet.md']
 
 
 def broken(change):
@@ -192,14 +211,14 @@ def test_entry_without_paper_metric_needs_the_note(tmp_path):
     entry['Note'] = 'no paper figure: the paper reports no COCO result for this backbone'
     root = make_zoo(tmp_path, [entry])
     assert model_zoo.validate(root) == []
-    assert '| 271.6G | 270.9G | [GitHub releases]' in model_zoo.render_tables(root)  # no metric
+    assert '| 271.6G | 270.9G | [GitHub releases]' in moganet_page(root)  # no metric
 
 
 def test_flops_not_yet_counted_are_marked_as_such(tmp_path):
     entry = broken(lambda e: e['Metadata'].update(FLOPs=model_zoo.FLOPS_NOT_MEASURED))
     root = make_zoo(tmp_path, [entry])
     assert model_zoo.validate(root) == []
-    assert '| 271.6G | not measured |' in model_zoo.render_tables(root)
+    assert '| 271.6G | not measured |' in moganet_page(root)
 
 
 @pytest.mark.parametrize('breakage', BREAKAGES)
@@ -215,40 +234,86 @@ def test_model_index_must_import_every_metafile(tmp_path):
     assert any('must import exactly' in e for e in model_zoo.validate(root))
 
 
-def test_readme_check_sees_a_changed_metafile(tmp_path):
-    """Copy the README and the metafiles, change one measured figure: the README check fails, and
-    rewriting the README makes it pass again."""
+def test_docs_check_sees_a_changed_metafile(tmp_path):
+    """Copy the pages and the metafiles, change one measured figure: the check fails on that page
+    alone, and regenerating makes it pass again."""
     root = tmp_path / 'repo'
     root.mkdir()
-    for name in ('README.md', 'model-index.yml'):
-        shutil.copy(osp.join(ROOT, name), root / name)
+    shutil.copy(osp.join(ROOT, 'model-index.yml'), root / 'model-index.yml')
     shutil.copytree(osp.join(ROOT, 'metafiles'), root / 'metafiles')
-    model_zoo.update_readme(str(root))
-    assert model_zoo.readme_diff(str(root)) == ''
+    shutil.copytree(osp.join(ROOT, 'docs', 'model_zoo'), root / 'docs' / 'model_zoo')
+    assert model_zoo.docs_diff(str(root)) == ''
     model_zoo.write_measured(
         str(root / 'metafiles' / 'moganet.yml'), 'mask_rcnn_moganet_s', dict(FLOPs=123456789000))
-    diff = model_zoo.readme_diff(str(root))
+    diff = model_zoo.docs_diff(str(root))
     before = ENTRIES['mask_rcnn_moganet_s']['Metadata']['FLOPs'] / 1e9
     assert '| 123.5G |' in diff and f'| {before:.1f}G |' in diff
-    assert model_zoo.update_readme(str(root))
-    assert model_zoo.readme_diff(str(root)) == ''
-    assert '| 123.5G |' in (root / 'README.md').read_text()
+    assert '--- docs/model_zoo/moganet.md\n' in diff and 'hornet.md' not in diff
+    assert model_zoo.update_docs(str(root)) == ['docs/model_zoo/moganet.md']
+    assert model_zoo.docs_diff(str(root)) == ''
+    assert '| 123.5G |' in (root / 'docs' / 'model_zoo' / 'moganet.md').read_text()
 
 
-def test_readme_without_markers_is_an_error(tmp_path):
-    root = make_zoo(tmp_path, [GOOD], readme=False)
-    (tmp_path / 'README.md').write_text('# no markers\n')
-    with pytest.raises(model_zoo.MetafileError, match='model-zoo:start'):
-        model_zoo.readme_diff(root)
+def test_docs_check_sees_missing_and_stray_pages(tmp_path):
+    """A deleted page, a hand-edited one and a page no metafile generates each fail the check;
+    regenerating restores the first two and removes a stray generated page, but leaves a
+    hand-written one (so the check keeps naming it)."""
+    root = make_zoo(tmp_path, [GOOD])
+    pages = tmp_path / 'docs' / 'model_zoo'
+    assert model_zoo.docs_diff(root).count('(missing)') == len(model_zoo.METAFILE_NAMES)
+    assert len(model_zoo.update_docs(root)) == len(model_zoo.METAFILE_NAMES)
+    assert model_zoo.docs_diff(root) == ''
+    (pages / 'hornet.md').unlink()
+    (pages / 'moganet.md').write_text((pages / 'moganet.md').read_text().replace('46.7', '47.0'))
+    (pages / 'old.md').write_text((pages / 'horfpn.md').read_text())  # generated, now stray
+    (pages / 'notes.md').write_text('# hand-written\n')
+    (pages / 'empty.md').write_text('')
+    diff = model_zoo.docs_diff(root)
+    assert ('--- docs/model_zoo/empty.md\n'
+            '+++ docs/model_zoo/empty.md (no metafile generates it)') in diff
+    assert '--- docs/model_zoo/hornet.md (missing)' in diff
+    assert '-| [`mask_rcnn_moganet_s`]' in diff and '47.0' in diff
+    assert '+++ docs/model_zoo/old.md (no metafile generates it)' in diff
+    assert '+++ docs/model_zoo/notes.md (no metafile generates it)' in diff
+    assert sorted(model_zoo.update_docs(root)) == [
+        'docs/model_zoo/hornet.md', 'docs/model_zoo/moganet.md', 'docs/model_zoo/old.md'
+    ]
+    assert not (pages / 'old.md').exists() and (pages / 'notes.md').exists()
+    (pages / 'empty.md').unlink()
+    diff = model_zoo.docs_diff(root)
+    assert diff.startswith('--- docs/model_zoo/notes.md\n') and 'hornet' not in diff
 
 
-def test_rendered_table_shows_paper_and_measured_columns(tmp_path):
-    region = model_zoo.render_tables(make_zoo(tmp_path, [GOOD]))
+@pytest.mark.parametrize('command', ['docs', 'readme'])
+def test_cli_check_exits_1_with_the_diff(tmp_path, command):
+    """`python tools/model_zoo.py docs --check` (and its alias `readme`) passes on generated pages
+    and exits 1 with the diff on a stale one."""
+    root = make_zoo(tmp_path, [GOOD])
+    model_zoo.update_docs(root)
+    cli = [sys.executable, osp.join(ROOT, 'tools', 'model_zoo.py'), '--root', root, command]
+    ok = subprocess.run([*cli, '--check'], capture_output=True, text=True)
+    assert ok.returncode == 0 and 'match the metafiles' in ok.stdout, ok.stdout + ok.stderr
+    page = tmp_path / 'docs' / 'model_zoo' / 'moganet.md'
+    page.write_text(page.read_text().replace('| 46.7 |', '| 99.9 |'))
+    stale = subprocess.run([*cli, '--check'], capture_output=True, text=True)
+    assert stale.returncode == 1, stale.stdout + stale.stderr
+    assert '-| [`mask_rcnn_moganet_s`]' in stale.stdout and '| 99.9 |' in stale.stdout
+    assert 'run `python tools/model_zoo.py docs`' in stale.stderr
+    assert subprocess.run(cli, capture_output=True).returncode == 0
+    assert '| 46.7 |' in page.read_text()
+
+
+def test_rendered_page_shows_its_source_and_the_paper_and_measured_columns(tmp_path):
+    page = moganet_page(make_zoo(tmp_path, [GOOD]))
+    assert page.startswith('# Model zoo: MogaNet\n')
+    assert '[`metafiles/moganet.yml`](../../metafiles/moganet.yml)' in page
+    assert 'generated by `python tools/model_zoo.py docs` from metafiles/moganet.yml' in page
+    assert '## Mask R-CNN, COCO\n' in page
     assert '| config | schedule | pretrain | params paper | params measured | FLOPs paper | ' \
-        'FLOPs measured | box AP paper | backbone weights |' in region
-    assert ('| [`mask_rcnn_moganet_s`](configs/mask_rcnn_moganet_s.py) | 1x | ImageNet-1K | 45.0M '
-            '| 44.99M | 271.6G | 270.9G | 46.7 |') in region
-    assert 'python tools/analysis/get_flops.py CONFIG --shape 800 1280` (1280x800, WxH)' in region
+        'FLOPs measured | box AP paper | backbone weights |' in page
+    assert ('| [`mask_rcnn_moganet_s`](../../configs/mask_rcnn_moganet_s.py) | 1x | ImageNet-1K '
+            '| 45.0M | 44.99M | 271.6G | 270.9G | 46.7 |') in page
+    assert 'python tools/analysis/get_flops.py CONFIG --shape 800 1280` (1280x800, WxH)' in page
 
 
 def test_write_measured_edits_only_that_entry(tmp_path):

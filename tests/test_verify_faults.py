@@ -68,8 +68,8 @@ def test_a_truncated_checkpoint_named_by_last_checkpoint_is_lost(tmp_path):
 
 def test_no_checkpoint_yet_is_not_a_loss_but_a_vanished_one_is(tmp_path):
     assert assess(tmp_path, None, None).lost is None
-    assert assess(tmp_path, None, str(tmp_path / 'epoch_1.pth')).lost == (
-        'no last_checkpoint, although epoch_1.pth was recorded')
+    lost = assess(tmp_path, None, str(tmp_path / 'epoch_1.pth')).lost
+    assert lost == 'no last_checkpoint, although epoch_1.pth was recorded'
 
 
 def test_partial_files_of_earlier_launches_do_not_count_as_this_kill(tmp_path):

@@ -18,7 +18,7 @@ from mmengine.runner import Runner
 import mmmoga  # noqa: F401
 from mmmoga.models import fuse_for_inference
 from mmmoga.utils import (CheckpointError, DatasetError, DictAction, check_dataset_paths,
-                          load_config, trust_checkpoint)
+                          load_config, shut_down_distributed, trust_checkpoint)
 
 
 def parse_args():
@@ -96,6 +96,7 @@ def main():
         if args.out_json:
             with open(args.out_json, 'w') as f:
                 json.dump(metrics, f, indent=2, default=str)
+    shut_down_distributed()
 
 
 if __name__ == '__main__':

@@ -16,7 +16,8 @@ from mmengine.runner import Runner
 import mmmoga  # noqa: F401  (registers mmmoga's modules and torch>=2.6 checkpoint allow-list)
 from mmmoga.engine import NonFiniteError
 from mmmoga.utils import (CheckpointError, DatasetError, DictAction, check_dataset_paths,
-                          load_config, plain_checkpoint_hook_warning, trust_checkpoint)
+                          load_config, plain_checkpoint_hook_warning, shut_down_distributed,
+                          trust_checkpoint)
 
 
 def parse_args():
@@ -108,6 +109,7 @@ def main():
         # a refused, truncated, missing or unwritable checkpoint (full disk), or a diverged run:
         # the message says what was kept and what to do
         sys.exit(f'ERROR: {err}')
+    shut_down_distributed()
 
 
 if __name__ == '__main__':

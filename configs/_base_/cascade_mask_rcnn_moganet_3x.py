@@ -57,7 +57,6 @@ optim_wrapper = dict(
         'norm': dict(decay_mult=0.),
     }))
 
-# crash-safe checkpoints (atomic, ordered writes) and a stop on a non-finite loss; see the README,
-# "Nothing lost when a run dies"
+# crash-safe checkpoints (atomic, ordered writes) and a stop on a non-finite loss: docs/faults.md
 default_hooks = dict(
     checkpoint=dict(type='AtomicCheckpointHook'), finite_loss=dict(type='NonFiniteLossHook'))

@@ -40,7 +40,6 @@ param_scheduler = [
 ]
 auto_scale_lr = dict(base_batch_size=4096)
 
-# crash-safe checkpoints (atomic, ordered writes) and a stop on a non-finite loss; see the README,
-# "Nothing lost when a run dies"
+# crash-safe checkpoints (atomic, ordered writes) and a stop on a non-finite loss: docs/faults.md
 default_hooks = dict(
     checkpoint=dict(type='AtomicCheckpointHook'), finite_loss=dict(type='NonFiniteLossHook'))

@@ -34,4 +34,4 @@ param_scheduler = [
 train_cfg = dict(val_interval=4000)
 default_hooks = dict(
     checkpoint=dict(type='AtomicCheckpointHook', interval=4000),
-    finite_loss=dict(type='NonFiniteLossHook'))  # see the README, "Nothing lost when a run dies"
+    finite_loss=dict(type='NonFiniteLossHook'))  # see docs/faults.md

@@ -78,6 +78,6 @@ optim_wrapper = dict(
 default_hooks = dict(
     logger=dict(interval=20),
     checkpoint=dict(type='AtomicCheckpointHook', interval=1, max_keep_ckpts=2),
-    finite_loss=dict(type='NonFiniteLossHook'))  # see the README, "Nothing lost when a run dies"
+    finite_loss=dict(type='NonFiniteLossHook'))  # see docs/faults.md
 randomness = dict(seed=0)
 auto_scale_lr = dict(enable=False, base_batch_size=4)

@@ -39,7 +39,6 @@ param_scheduler = [
     dict(type='PolyLR', eta_min=0.0, power=1.0, begin=1500, end=160000, by_epoch=False),
 ]
 
-# crash-safe checkpoints (atomic, ordered writes) and a stop on a non-finite loss; see the README,
-# "Nothing lost when a run dies"
+# crash-safe checkpoints (atomic, ordered writes) and a stop on a non-finite loss: docs/faults.md
 default_hooks = dict(
     checkpoint=dict(type='AtomicCheckpointHook'), finite_loss=dict(type='NonFiniteLossHook'))

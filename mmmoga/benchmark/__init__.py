@@ -10,13 +10,19 @@ What is measured:
   backward, a plain SGD step (lr 1e-4, no momentum, so no optimizer state) and
   ``zero_grad(set_to_none=True)``;
 * bf16: ``torch.autocast(device, dtype=torch.bfloat16)`` around the forward (weights stay fp32);
-  channels_last: model and input converted with ``memory_format=torch.channels_last``;
+  channels_last: ``channels_last=True`` for our backbones, and model and input converted with
+  ``memory_format=torch.channels_last``;
 * ``with_cp`` only changes the training step (every backbone here skips checkpointing without
   grad), so the inference columns of a ``with_cp`` row are left empty when the same row without
   ``with_cp`` is in the run;
 * throughput = batch x iters / wall time of ``--iters`` steps after ``--warmup`` steps (CUDA is
-  synchronised around the timed loop); each measurement builds a fresh model (seed 0); with
-  ``repeat`` > 1 every setting is measured again in interleaved rounds and the fastest run is kept;
+  synchronised around the timed loop, and each step is also timed with CUDA events: the median
+  step time is the dense ms column); each measurement builds a fresh model (seed 0); with
+  ``repeat`` > 1 every setting is measured again in interleaved rounds and the median round is
+  kept, with the spread of the rounds in the notes;
+* fp16: autocast, and for training a ``torch.amp.GradScaler`` at mmengine's initial scale 2**16;
+* format ``default``: the model as built from an NCHW input, as a config runs it (our backbones
+  choose channels-last by device); ``channels_first``/``channels_last`` force it;
 * ``moganet-*-ref`` models are MogaNet with ``reference_ops=True`` (the official op sequence), the
   default peer of ``moganet-*``; ``peer_memory_format`` compares every row with its peer in one
   memory format (e.g. ours in channels_last against the reference in channels_first).
@@ -44,19 +50,19 @@ parameters in fp32).
 FLOPs are multiply-accumulates counted by ``mmengine.analysis`` on CPU in fp32; FFTs (HorNet
 ``-gf``) are not counted.
 """
-from .measure import (PeakMemory, check_same_output, count_complexity, measure,
-                      release_freed_memory, run_measurement, worker_main)
-from .report import (CP_CHOICES, DTYPES, ISOLATE_CHOICES, MEMORY_FORMATS, MODES, cp_summary_line,
-                     describe_environment, format_markdown, format_plain, list_models, notes_text,
-                     run_benchmark, table_rows)
+from .measure import (PeakMemory, check_same_output, count_complexity, image_size, measure,
+                      release_freed_memory, run_measurement, size_label, worker_main)
+from .report import (CP_CHOICES, DTYPES, GPU_KERNEL_CHOICES, ISOLATE_CHOICES, MEMORY_FORMATS, MODES,
+                     cp_summary_line, describe_environment, format_markdown, format_plain,
+                     list_models, notes_text, run_benchmark, table_rows)
 from .zoo import (FAMILY_LABELS, MODEL_ZOO, TRANSFERS, Entry, build_model, default_peer,
-                  uses_cpu_kernels)
+                  uses_cpu_kernels, uses_gpu_kernels)
 
 __all__ = [
-    'CP_CHOICES', 'DTYPES', 'Entry', 'FAMILY_LABELS', 'ISOLATE_CHOICES', 'MEMORY_FORMATS',
-    'MODEL_ZOO', 'MODES', 'PeakMemory', 'TRANSFERS', 'build_model', 'check_same_output',
-    'count_complexity', 'cp_summary_line', 'default_peer', 'describe_environment',
-    'format_markdown', 'format_plain', 'list_models', 'measure', 'notes_text',
-    'release_freed_memory', 'run_benchmark', 'run_measurement', 'table_rows', 'uses_cpu_kernels',
-    'worker_main'
+    'CP_CHOICES', 'DTYPES', 'Entry', 'FAMILY_LABELS', 'GPU_KERNEL_CHOICES', 'ISOLATE_CHOICES',
+    'MEMORY_FORMATS', 'MODEL_ZOO', 'MODES', 'PeakMemory', 'TRANSFERS', 'build_model',
+    'check_same_output', 'count_complexity', 'cp_summary_line', 'default_peer',
+    'describe_environment', 'format_markdown', 'format_plain', 'image_size', 'list_models',
+    'measure', 'notes_text', 'release_freed_memory', 'run_benchmark', 'run_measurement',
+    'size_label', 'table_rows', 'uses_cpu_kernels', 'uses_gpu_kernels', 'worker_main'
 ]

@@ -7,11 +7,12 @@ import contextlib
 import gc
 import json
 import os
+import statistics
 import subprocess
 import sys
 import threading
 import time
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -118,8 +119,9 @@ def _sync(device: torch.device) -> None:
 def time_steps(step: Callable[[], None], iters: int, warmup: int, device: torch.device) -> dict:
     """Run ``warmup`` untimed steps, then ``iters`` timed ones under a :class:`PeakMemory` probe
     started after them (on CPU once the freed heap is handed back). Returns the wall time of the
-    timed steps (``elapsed_s``), their peak memory above the resting state (``peak_mb``), the
-    probe's method and its baseline (``baseline_mb``)."""
+    timed steps (``elapsed_s``), the time of each (``step_ms``: CUDA events on a GPU, so the
+    host's queueing does not count, the wall clock on CPU), their peak memory above the resting
+    state (``peak_mb``), the probe's method and its baseline (``baseline_mb``)."""
     for _ in range(warmup):
         step()
     _sync(device)
@@ -127,27 +129,87 @@ def time_steps(step: Callable[[], None], iters: int, warmup: int, device: torch.
         release_freed_memory()
     probe = PeakMemory(device)
     probe.start()
+    cuda = device.type == 'cuda'
+    marks = []
     start = time.perf_counter()
     for _ in range(iters):
-        step()
+        if cuda:
+            begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            begin.record()
+            step()
+            end.record()
+            marks.append((begin, end))
+        else:
+            begin = time.perf_counter()
+            step()
+            marks.append(1000 * (time.perf_counter() - begin))
     _sync(device)
     elapsed = time.perf_counter() - start
     peak = probe.stop()
+    step_ms = [b.elapsed_time(e) for b, e in marks] if cuda else marks
     return dict(
-        elapsed_s=elapsed,
+        elapsed_s=sum(step_ms) / 1000 if cuda else elapsed,
+        step_ms=step_ms,
         peak_mb=peak / 2**20,
         memory_method=probe.method,
         baseline_mb=probe.baseline / 2**20)
 
 
+def image_size(size) -> Tuple[int, int]:
+    """``(height, width)`` of a size given as ``224``, ``'800x1344'`` or ``[800, 1344]``."""
+    if isinstance(size, str):
+        parts = size.lower().split('x')
+        if len(parts) == 1:
+            parts = parts * 2
+        if len(parts) != 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+            raise ValueError(f'an image size is N or HxW (e.g. 224, 800x1344), got {size!r}')
+        return int(parts[0]), int(parts[1])
+    if isinstance(size, int):
+        return size, size
+    height, width = size
+    return int(height), int(width)
+
+
+def size_label(size) -> str:
+    """``'224'`` for a square size, ``'800x1344'`` otherwise."""
+    height, width = image_size(size)
+    return str(height) if height == width else f'{height}x{width}'
+
+
+#: memory format of the benchmark -> the ``channels_last`` argument of our backbones
+#: (``'default'``: what the model does as built, from an NCHW input, as a config runs it)
+LAYOUT_ARGUMENT = dict(default=None, channels_first=False, channels_last=True)
+AUTOCAST_DTYPES = dict(bf16=torch.bfloat16, fp16=torch.float16)
+#: mmengine's ``AmpOptimWrapper`` starts ``GradScaler`` at this loss scale
+FP16_INIT_SCALE = 2.**16
+
+
+def training_step(loss: torch.Tensor,
+                  optimizer: torch.optim.Optimizer,
+                  scaler: Optional[torch.amp.GradScaler] = None) -> None:
+    """Backward and an optimizer step (through ``scaler`` for fp16), then the gradients set to
+    None: the step both benchmarks time."""
+    if scaler is None:
+        loss.backward()
+        optimizer.step()
+    else:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    optimizer.zero_grad(set_to_none=True)
+
+
 def measure(spec: dict) -> dict:
-    """One measurement: ``spec`` holds model, mode, batch, size, dtype, memory_format, with_cp,
-    iters, warmup, device, threads, and optionally ``fuse`` (inference only:
-    :func:`~mmmoga.models.fuse_for_inference` first) and ``compile`` (``torch.compile`` with the
-    default mode; the first step, which compiles, is timed on its own as ``compile_s`` and comes
-    before the warmup steps), ``cpu_kernels=False`` (mmmoga's CPU paths off:
-    :func:`~mmmoga.models.layers.cpu_kernels`). Returns throughput (images/s), time per step and
-    peak memory."""
+    """One measurement: ``spec`` holds model, mode, batch, size (``224``, ``'800x1344'``), dtype
+    (fp32; bf16 or fp16 autocast, fp16 training through a ``GradScaler`` at mmengine's initial
+    scale 2**16), memory_format (see :data:`LAYOUT_ARGUMENT`), with_cp, iters, warmup, device,
+    threads, and optionally ``fuse`` (inference only: :func:`~mmmoga.models.fuse_for_inference`
+    first), ``compile`` (``torch.compile`` with the default mode; the first step, which compiles,
+    is timed on its own as ``compile_s`` and comes before the warmup steps), ``cpu_kernels`` and
+    ``gpu_kernels`` (True/False: mmmoga's CPU or Triton kernels on or off,
+    :func:`~mmmoga.models.layers.cpu_kernels`, :func:`~mmmoga.models.layers.gpu_kernels`; absent:
+    the library's default). Returns throughput (images/s), time per step (mean, median and range
+    over the steps) and peak memory."""
     if spec.get('threads'):
         torch.set_num_threads(spec['threads'])
     device = torch.device(spec['device'])
@@ -156,7 +218,8 @@ def measure(spec: dict) -> dict:
     train = spec['mode'] == 'train'
     channels_last = spec['memory_format'] == 'channels_last'
     torch.manual_seed(0)
-    model = build_model(spec['model'], spec['with_cp'], train).to(device)
+    model = build_model(spec['model'], spec['with_cp'], train,
+                        LAYOUT_ARGUMENT[spec['memory_format']]).to(device)
     if spec.get('fuse'):
         if train:
             raise ValueError('fuse=True is for inference only (mode infer)')
@@ -164,36 +227,35 @@ def measure(spec: dict) -> dict:
         fuse_for_inference(model)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    x = torch.randn(spec['batch'], 3, spec['size'], spec['size'], device=device)
+    x = torch.randn(spec['batch'], 3, *image_size(spec['size']), device=device)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    optimizer = None
+    optimizer = scaler = None
     if train:
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.SGD(params, lr=1e-4, momentum=0)
-    if spec['dtype'] == 'bf16':
-        autocast = torch.autocast(device.type, dtype=torch.bfloat16)
-    else:
-        autocast = contextlib.nullcontext()
+        if spec['dtype'] == 'fp16':
+            scaler = torch.amp.GradScaler(device.type, init_scale=FP16_INIT_SCALE)
     forward = torch.compile(model) if spec.get('compile') else model
 
-    def kernels():
-        if spec.get('cpu_kernels', True):
-            return contextlib.nullcontext()
-        from mmmoga.models.layers import cpu_kernels
-        return cpu_kernels(False)
+    def switches() -> contextlib.ExitStack:
+        stack = contextlib.ExitStack()
+        if spec['dtype'] in AUTOCAST_DTYPES:
+            stack.enter_context(torch.autocast(device.type, dtype=AUTOCAST_DTYPES[spec['dtype']]))
+        from mmmoga.models.layers import cpu_kernels, gpu_kernels
+        for key, switch in (('cpu_kernels', cpu_kernels), ('gpu_kernels', gpu_kernels)):
+            if spec.get(key) is not None:
+                stack.enter_context(switch(spec[key]))
+        return stack
 
     def step() -> None:
         if not train:
-            with torch.no_grad(), autocast, kernels():
+            with torch.no_grad(), switches():
                 forward(x)
             return
-        with autocast, kernels():
+        with switches():
             outs = _outputs(forward(x))
-        loss = sum(o.float().mean() for o in outs)
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        training_step(sum(o.float().mean() for o in outs), optimizer, scaler)
 
     compile_s = None
     if spec.get('compile'):
@@ -203,9 +265,12 @@ def measure(spec: dict) -> dict:
         compile_s = time.perf_counter() - start
     timing = time_steps(step, spec['iters'], spec['warmup'], device)
     elapsed = timing.pop('elapsed_s')
+    step_ms = timing.pop('step_ms')
     result = dict(
         images_per_s=spec['batch'] * spec['iters'] / elapsed if spec['iters'] else None,
         ms_per_step=1000 * elapsed / spec['iters'] if spec['iters'] else None,
+        ms_median=statistics.median(step_ms) if step_ms else None,
+        ms_range=[min(step_ms), max(step_ms)] if step_ms else None,
         **timing)
     if compile_s is not None:
         result['compile_s'] = compile_s

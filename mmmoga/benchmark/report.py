@@ -11,14 +11,16 @@ from typing import List, Optional, Sequence, Tuple
 
 import torch
 
-from .measure import (check_same_output, check_variant_output, count_complexity, gemm_rate,
-                      run_measurement)
-from .zoo import FAMILY_LABELS, MODEL_ZOO, build_model, uses_cpu_kernels
+from .measure import (LAYOUT_ARGUMENT, check_same_output, check_variant_output, count_complexity,
+                      gemm_rate, run_measurement, size_label)
+from .zoo import FAMILY_LABELS, MODEL_ZOO, build_model, uses_cpu_kernels, uses_gpu_kernels
 
-DTYPES = ('fp32', 'bf16')
-MEMORY_FORMATS = ('channels_first', 'channels_last')
+DTYPES = ('fp32', 'bf16', 'fp16')
+MEMORY_FORMATS = tuple(LAYOUT_ARGUMENT)
 MODES = ('infer', 'train')
 CP_CHOICES = ('off', 'on', 'both')
+#: --gpu-kernels -> the settings measured (None: the library's default, MMMOGA_GPU_KERNELS)
+GPU_KERNEL_CHOICES = dict(default=[None], on=[True], off=[False], both=[False, True])
 ISOLATE_CHOICES = ('auto', 'process', 'none')
 
 
@@ -39,24 +41,38 @@ def _speedup(result: Optional[dict], base: Optional[dict]) -> Optional[float]:
     return result['images_per_s'] / base['images_per_s']
 
 
+def _ms(result: Optional[dict]) -> str:
+    result = result or {}
+    return 'err' if 'error' in result else _fmt(result.get('ms_median'))
+
+
 def table_rows(rows: List[dict],
                size: int,
                dense_size: int,
                gemm: Optional[float] = None) -> Tuple[List[str], List[List[str]]]:
     """Header and cells of the table. Optional columns appear when a row holds their figures:
+    ``gpu_kernels`` (on/off), ``dense`` (median ms of a training step per dense size, and the
+    peer's and baseline's time over ours), ``baseline_ratio`` (ours / the ``--baseline`` model),
     ``infer_fused`` (fused inference), ``infer_compiled`` / ``train_compiled`` (torch.compile),
     and, with ``gemm`` (GMAC/s of the reference GEMM), MAC rates at ``size`` (train: 3x the
     forward MACs, the usual forward + backward estimate) and their ratio to the GEMM."""
     sizes = [size] if dense_size == size else [size, dense_size]
+    with_kernels = any(row.get('gpu_kernels') is not None for row in rows)
+    dense_sizes = list(dict.fromkeys(s for row in rows for s in (row.get('dense') or {})))
+    baseline = next((row['baseline'] for row in rows if row.get('baseline')), None)
     fused = any(row.get('infer_fused') for row in rows)
     kernels_off = any(row.get('infer_kernels_off') or row.get('train_kernels_off') for row in rows)
     compiled = any(row.get('infer_compiled') or row.get('train_compiled') for row in rows)
-    header = ['model', 'dtype', 'format', 'with_cp', 'params (M)']
-    header += [f'GFLOPs@{s}' for s in sizes]
+    header = ['model', 'dtype', 'format', 'with_cp'] + (['kernels'] if with_kernels else [])
+    header += ['params (M)'] + [f'GFLOPs@{s}' for s in sizes]
     header += [
         'infer img/s', 'infer peak MB', 'train img/s', 'train peak MB', 'peer', 'infer x',
         'train x', 'train mem x'
     ]
+    for label in dense_sizes:
+        header += [f'dense ms@{label}', f'dense x@{label}']
+    if baseline:
+        header += [f'train x {baseline}'] + [f'dense x@{label} {baseline}' for label in dense_sizes]
     if fused:
         header += ['fused img/s', 'fused x']
     if kernels_off:
@@ -73,6 +89,15 @@ def table_rows(rows: List[dict],
         infer, train, ratio = row.get('infer') or {}, row.get('train') or {}, row.get('ratio') or {}
         flops = row.get('flops') or {}
         extra = []
+        for label in dense_sizes:
+            extra += [
+                _ms((row.get('dense') or {}).get(label)),
+                _fmt((ratio.get('dense') or {}).get(label), 2, 'x')
+            ]
+        if baseline:
+            versus = row.get('baseline_ratio') or {}
+            extra += [_fmt(versus.get('train'), 2, 'x')]
+            extra += [_fmt((versus.get('dense') or {}).get(label), 2, 'x') for label in dense_sizes]
         if fused:
             extra += [
                 _rate(row.get('infer_fused')),
@@ -104,6 +129,11 @@ def table_rows(rows: List[dict],
             row['dtype'],
             row['memory_format'].replace('channels_', 'ch-'),
             'yes' if row['with_cp'] else 'no',
+            *([{
+                None: '-',
+                True: 'on',
+                False: 'off'
+            }[row.get('gpu_kernels')]] if with_kernels else []),
             _fmt(row['params'] / 1e6 if row.get('params') is not None else None, 2),
             *[_fmt(flops[s] / 1e9 if flops.get(s) is not None else None, 2) for s in sizes],
             'err' if 'error' in infer else _fmt(infer.get('images_per_s')),
@@ -119,7 +149,7 @@ def table_rows(rows: List[dict],
     return header, body
 
 
-LEFT_COLUMNS = ('model', 'dtype', 'format', 'with_cp', 'peer')
+LEFT_COLUMNS = ('model', 'dtype', 'format', 'with_cp', 'kernels', 'peer')
 
 
 def format_plain(header: List[str],
@@ -177,15 +207,30 @@ def notes_text(args, report: dict) -> List[str]:
         f'device {report["environment"]["device_name"]} ({args.device}), torch '
         f'{torch.__version__}, threads {report["environment"]["threads"]}; batch {args.batch}, '
         f'{args.size}x{args.size}, {args.warmup} warmup + {args.iters} timed steps' +
-        (f', best of {args.repeat} interleaved rounds.' if getattr(args, 'repeat', 1) > 1 else '.'),
+        (f', median of {args.repeat} interleaved rounds.' if getattr(args, 'repeat', 1) > 1 else
+         '.') + (' Steps timed with CUDA events.' if args.device == 'cuda' else ''),
         'train step = forward + backward of sum(output.float().mean()) + SGD step (no momentum); '
-        'bf16 = autocast (fp32 weights).',
+        'bf16/fp16 = autocast (fp32 weights); fp16 training through torch.amp.GradScaler '
+        '(initial scale 2**16, as mmengine\'s AmpOptimWrapper).',
+        'format: default = the model as built from an NCHW input (what a config runs; our '
+        'backbones choose their layout by device), ch-first/ch-last = channels_last=False/True '
+        '(ch-last also converts the model and the input).',
         f'peak memory = {mem}; includes gradients for the train step.',
         'FLOPs = MACs, mmengine counter, batch 1, fp32 (FFTs of HorNet GF not counted).',
         'x columns = ours / peer in the same setting' +
         (f' (the peer in {args.peer_memory_format})' if getattr(args, 'peer_memory_format', None)
          else '') + ': throughput (>1: ours faster), train peak memory (<1: ours smaller).',
     ]
+    if any(row.get('dense') for row in report['rows']):
+        notes.append(f'dense ms = median time of a training step at batch {args.dense_batch} '
+                     '(the detection/segmentation input sizes); dense x = the other model\'s '
+                     'time / ours (>1: ours faster).')
+    if any(row.get('gpu_kernels') is not None for row in report['rows']):
+        notes.append('kernels = mmmoga\'s Triton kernels (mmmoga.models.layers.gpu_ops, '
+                     'MMMOGA_GPU_KERNELS) on or off; peers and reference rows never run them.')
+    if any(row.get('baseline') for row in report['rows']):
+        notes.append(f'x {args.baseline} columns = ours / {args.baseline} in the same dtype and '
+                     'format.')
     if report.get('gemm'):
         gemm = report['gemm']
         notes.append(f'GEMM: {gemm["n"]}x{gemm["n"]} fp32 matrix product, '
@@ -209,7 +254,14 @@ def notes_text(args, report: dict) -> List[str]:
                         f'{row["peer_memory_format"]} {mode} x, round '
                         f'by round: {", ".join(f"{r:.2f}" for r in ratios)} (median '
                         f'{statistics.median(ratios):.2f}; the table takes each setting\'s '
-                        'fastest round).')
+                        'median round).')
+            spreads = [(mode, (row.get(mode) or {}).get('spread')) for mode in MODES]
+            spreads += [(f'dense@{label}', result.get('spread'))
+                        for label, result in (row.get('dense') or {}).items()]
+            spreads = [f'{mode} {spread:.0%}' for mode, spread in spreads if spread is not None]
+            if spreads:
+                notes.append(f'{row["model"]} {row["dtype"]} {row["memory_format"]} spread of the '
+                             f'rounds (max - min) / median: {", ".join(spreads)}.')
     for check in report.get('variant_checks', []):
         notes.append(f'{check["model"]} {check["variant"]} vs plain (fp32, eval): ' +
                      (f'error {check["error"]}' if 'error' in
@@ -224,6 +276,10 @@ def notes_text(args, report: dict) -> List[str]:
             if 'error' in (row.get(mode) or {}):
                 notes.append(f'error: {row["model"]} {row["dtype"]} {row["memory_format"]} '
                              f'with_cp={row["with_cp"]} {mode}: {row[mode]["error"]}')
+        for label, result in (row.get('dense') or {}).items():
+            if 'error' in result:
+                notes.append(f'error: {row["model"]} {row["dtype"]} {row["memory_format"]} '
+                             f'dense step at {label}: {result["error"]}')
         if row.get('flops_error'):
             notes.append(f'FLOPs of {row["model"]} failed: {row["flops_error"]}')
     return notes
@@ -289,9 +345,11 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         key = json.dumps(spec, sort_keys=True)
         if key not in cache:
             log(f'[benchmark] {spec["model"]} {spec["mode"]} {spec["dtype"]} '
-                f'{spec["memory_format"]} with_cp={spec["with_cp"]}' +
+                f'{spec["memory_format"]} with_cp={spec["with_cp"]} size={spec["size"]}' +
                 ''.join(f' {k}' for k in ('fuse', 'compile') if spec.get(k)) +
-                (' cpu_kernels=off' if spec.get('cpu_kernels') is False else ''))
+                (' cpu_kernels=off' if spec.get('cpu_kernels') is False else '') +
+                ('' if spec.get('gpu_kernels') is
+                 None else f' gpu_kernels={"on" if spec["gpu_kernels"] else "off"}'))
             cache[key] = run_measurement(spec, isolate, args.timeout)
         return cache[key]
 
@@ -302,64 +360,86 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         warmup=args.warmup,
         device=args.device,
         threads=args.threads)
-    for name in args.models:
-        for dtype in args.dtype:
-            for memory_format in args.memory_format:
-                for with_cp in cps:
-                    row = dict(
-                        model=name,
-                        source=MODEL_ZOO[name].source,
-                        dtype=dtype,
-                        memory_format=memory_format,
-                        with_cp=with_cp,
-                        params=complexity[name].get('params'),
-                        flops=complexity[name].get('flops', {}),
-                        flops_error=complexity[name].get('flops_error'),
-                        peer=args.peers.get(name),
-                        infer=None,
-                        train=None)
-                    spec = dict(
-                        base, model=name, dtype=dtype, memory_format=memory_format, with_cp=with_cp)
-                    if 'infer' in args.modes and (not with_cp or False not in cps):
-                        row['infer'] = measured(dict(spec, mode='infer'))
-                    if 'train' in args.modes:
-                        row['train'] = measured(dict(spec, mode='train'))
-                    if getattr(args, 'fuse', False) and row['infer'] is not None:
-                        row['infer_fused'] = measured(dict(spec, mode='infer', fuse=True))
-                    if getattr(args, 'cpu_kernels_off', False) and uses_cpu_kernels(name):
-                        for mode in args.modes:
-                            if row[mode] is not None:
-                                row[f'{mode}_kernels_off'] = measured(
-                                    dict(spec, mode=mode, cpu_kernels=False))
-                    if getattr(args, 'compile', False):
-                        if row['infer'] is not None:
-                            row['infer_compiled'] = measured(dict(spec, mode='infer', compile=True))
-                        if 'train' in args.modes:
-                            row['train_compiled'] = measured(dict(spec, mode='train', compile=True))
-                    report['rows'].append(row)
+    kernel_settings = GPU_KERNEL_CHOICES[getattr(args, 'gpu_kernels', 'default')]
+    dense_steps = getattr(args, 'dense_steps', None) or []
+    settings = [(name, dtype, memory_format, with_cp, kernels) for name in args.models
+                for dtype in args.dtype for memory_format in args.memory_format for with_cp in cps
+                for kernels in (kernel_settings if uses_gpu_kernels(name) else [None])]
+    for name, dtype, memory_format, with_cp, kernels in settings:
+        row = dict(
+            model=name,
+            source=MODEL_ZOO[name].source,
+            dtype=dtype,
+            memory_format=memory_format,
+            with_cp=with_cp,
+            gpu_kernels=kernels,
+            params=complexity[name].get('params'),
+            flops=complexity[name].get('flops', {}),
+            flops_error=complexity[name].get('flops_error'),
+            peer=args.peers.get(name),
+            infer=None,
+            train=None)
+        spec = dict(base, model=name, dtype=dtype, memory_format=memory_format, with_cp=with_cp)
+        if kernels is not None:
+            spec['gpu_kernels'] = kernels
+        if 'infer' in args.modes and (not with_cp or False not in cps):
+            row['infer'] = measured(dict(spec, mode='infer'))
+        if 'train' in args.modes:
+            row['train'] = measured(dict(spec, mode='train'))
+        if dense_steps:
+            row['dense'] = {
+                size_label(size):
+                measured(dict(spec, mode='train', size=size, batch=args.dense_batch))
+                for size in dense_steps
+            }
+        if getattr(args, 'fuse', False) and row['infer'] is not None:
+            row['infer_fused'] = measured(dict(spec, mode='infer', fuse=True))
+        if getattr(args, 'cpu_kernels_off', False) and uses_cpu_kernels(name):
+            for mode in args.modes:
+                if row[mode] is not None:
+                    row[f'{mode}_kernels_off'] = measured(dict(spec, mode=mode, cpu_kernels=False))
+        if getattr(args, 'compile', False):
+            if row['infer'] is not None:
+                row['infer_compiled'] = measured(dict(spec, mode='infer', compile=True))
+            if 'train' in args.modes:
+                row['train_compiled'] = measured(dict(spec, mode='train', compile=True))
+        report['rows'].append(row)
 
-    # more rounds, interleaved over every setting, keep each setting's fastest (on a shared
-    # machine a neighbour's load slows single measurements down by 10-30%)
-    for result in cache.values():
-        result['round_images_per_s'] = [result.get('images_per_s')]
+    # more rounds, interleaved over every setting (a neighbour's load or the GPU's clocks move
+    # single measurements by 10-30%); each setting keeps its median round, and the spread
+    # (max - min) / median of its rounds
+    rounds = {key: [result] for key, result in cache.items()}
     for round_index in range(1, getattr(args, 'repeat', 1)):
-        for key, result in cache.items():
+        for key in rounds:
             spec = json.loads(key)
             log(f'[benchmark] round {round_index + 1}: {spec["model"]} {spec["mode"]} '
-                f'{spec["memory_format"]}')
-            again = run_measurement(spec, isolate, args.timeout)
-            rounds = result['round_images_per_s'] + [again.get('images_per_s')]
-            if 'error' in result or ('error' not in again
-                                     and again['images_per_s'] > result['images_per_s']):
-                result.clear()
-                result.update(again)
-            result['round_images_per_s'] = rounds
+                f'{spec["memory_format"]} size={spec["size"]}')
+            rounds[key].append(run_measurement(spec, isolate, args.timeout))
+    for key, results in rounds.items():
+        rates = [r.get('images_per_s') for r in results]
+        timed = sorted((r for r in results if r.get('images_per_s')),
+                       key=lambda r: r['images_per_s'])
+        result = cache[key]
+        if timed:
+            median = dict(timed[(len(timed) - 1) // 2])  # the lower median: a measured round
+            fastest, slowest = timed[-1]['images_per_s'], timed[0]['images_per_s']
+            result.clear()
+            result.update(median)
+            result['spread'] = (fastest - slowest) / median['images_per_s']
+        result['round_images_per_s'] = rates
 
-    def find(name, dtype, memory_format, with_cp):
-        return next(
-            (r for r in report['rows'] if (r['model'], r['dtype'], r['memory_format'],
-                                           r['with_cp']) == (name, dtype, memory_format, with_cp)),
-            None)
+    def find(name, dtype, memory_format, with_cp, kernels=None):
+        kernels = kernels if name in MODEL_ZOO and uses_gpu_kernels(name) else None
+        return next((r for r in report['rows']
+                     if (r['model'], r['dtype'], r['memory_format'], r['with_cp'],
+                         r['gpu_kernels']) == (name, dtype, memory_format, with_cp, kernels)), None)
+
+    def dense_ratios(a: dict, b: dict) -> dict:
+        # the other's step time over ours (> 1: ours faster)
+        return {
+            label: ratio(b['dense'].get(label), result, 'ms_median')
+            for label, result in (a.get('dense') or {}).items() if b.get('dense')
+        }
 
     def ratio(a: Optional[dict], b: Optional[dict], key: str) -> Optional[float]:
         if not a or not b or a.get(key) is None or not b.get(key):
@@ -375,7 +455,13 @@ def run_benchmark(args: argparse.Namespace) -> dict:
 
     for row in report['rows']:
         peer_format = getattr(args, 'peer_memory_format', None) or row['memory_format']
-        peer = find(row['peer'], row['dtype'], peer_format, row['with_cp'])
+        baseline = find(getattr(args, 'baseline', None), row['dtype'], peer_format, row['with_cp'])
+        if baseline is not None and baseline is not row:
+            row['baseline'] = baseline['model']
+            row['baseline_ratio'] = dict(
+                train=ratio(row['train'], baseline['train'], 'images_per_s'),
+                dense=dense_ratios(row, baseline))
+        peer = find(row['peer'], row['dtype'], peer_format, row['with_cp'], row['gpu_kernels'])
         if peer is None:
             continue
         infer = row['infer'] or (find(row['model'], row['dtype'], row['memory_format'], False)
@@ -385,7 +471,8 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         row['ratio'] = dict(
             infer=None if row['infer'] is None else ratio(infer, peer_infer, 'images_per_s'),
             train=ratio(row['train'], peer['train'], 'images_per_s'),
-            train_mem=ratio(row['train'], peer['train'], 'peak_mb'))
+            train_mem=ratio(row['train'], peer['train'], 'peak_mb'),
+            dense=dense_ratios(row, peer))
         row['peer_memory_format'] = peer_format
         row['round_ratios'] = {
             mode: round_ratios(row[mode], peer[mode])

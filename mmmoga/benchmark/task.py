@@ -22,13 +22,23 @@ What is measured:
   peak RSS, so each setting runs in a fresh interpreter by default); on CUDA, cuDNN benchmark
   mode as the config's ``env_cfg`` sets it.
 
+* ``dtype`` bf16 or fp16: autocast around the forward, and for fp16 a ``torch.amp.GradScaler``
+  at mmengine's initial loss scale 2**16, as ``AmpOptimWrapper`` trains;
+* ``part='backbone'``: the config's backbone alone, as the config builds it (its layout and ops),
+  on a random ``batch x 3 x H x W`` input: ``infer`` (eval, no grad) or ``train`` (forward,
+  backward of ``sum(output.float().mean())``, SGD step); the check of what a config's user gets
+  from the backbone without the heads' time around it.
+
 ``reference_ops`` rows ("before") build the backbone with ``reference_ops=True`` (MogaNet computed
-op by op as the official code does); the default rows ("after") with ``reference_ops=False``.
+op by op as the official code does) and ``channels_last=False`` (the official code runs NCHW); the
+default rows ("after") as the config builds it.
 """
+import contextlib
 import importlib
 import inspect
 import logging
 import os.path as osp
+import statistics
 import types
 from typing import List, Optional, Sequence, Tuple
 
@@ -37,12 +47,13 @@ from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
 
-from .measure import run_measurement, time_steps
+from .measure import AUTOCAST_DTYPES, FP16_INIT_SCALE, run_measurement, time_steps, training_step
 from .report import _fmt, describe_environment, format_markdown, format_plain
 
 SCOPES = ('mmdet', 'mmseg')
 BOXES_PER_IMAGE = 3
-LEFT_COLUMNS = ('config', 'backbone ops', 'with_cp')
+LEFT_COLUMNS = ('config', 'backbone ops', 'with_cp', 'dtype', 'step')
+PARTS = ('model', 'backbone')
 #: ``--with-cp`` choice -> the settings run
 CP_SETTINGS = {'off': (False, ), 'on': (True, ), 'both': (False, True)}
 
@@ -86,6 +97,14 @@ def check_backbone_option(cfg: Config, option: str, path: str = 'the config') ->
                 if option == 'reference_ops' else '')
         raise ValueError(f'{path}: the backbone {backbone.__name__} has no {option!r} '
                          f'argument{hint}')
+
+
+def _has_backbone_option(config: str, cfg_options: Optional[dict], option: str) -> bool:
+    try:
+        check_backbone_option(load_config(config, cfg_options), option, config)
+    except ValueError:
+        return False
+    return True
 
 
 def check_configs(configs: Sequence[str],
@@ -166,7 +185,9 @@ def synthetic_batch(model: torch.nn.Module,
 
 def measure_task(spec: dict) -> dict:
     """One setting: ``spec`` holds ``config`` (path), ``cfg_options`` (dict), ``batch``, ``size``
-    (``[H, W]``), ``iters``, ``warmup``, ``threads``, ``device`` and optionally ``seed`` (0).
+    (``[H, W]``), ``iters``, ``warmup``, ``threads``, ``device`` and optionally ``seed`` (0),
+    ``dtype`` (fp32, bf16, fp16), ``part`` (``model`` or ``backbone``) and ``mode`` (``train``;
+    ``infer`` for the backbone alone): see the module docstring.
     Returns ``s_per_step``, ``peak_mb``, ``memory_method``, ``baseline_mb``, ``input_shape``
     (the preprocessed batch), ``params``, ``backbone`` (its type, ``with_cp`` and
     ``reference_ops`` as built) and the losses of the last step (``losses``: their names and
@@ -191,20 +212,46 @@ def measure_task(spec: dict) -> dict:
             model.init_weights()
     finally:
         logger.setLevel(level)
+    part, mode, dtype = spec.get('part', 'model'), spec.get('mode', 'train'), spec.get('dtype')
+    if (part, mode) not in (('model', 'train'), ('backbone', 'train'), ('backbone', 'infer')):
+        raise ValueError(f'part={part!r} mode={mode!r}: the whole model is timed in training '
+                         "(mode 'train'); the backbone alone in 'train' or 'infer'")
     model = model.to(device).train()
-    data = synthetic_batch(model, cfg.default_scope, spec['batch'], height, width,
-                           spec.get('seed', 0))
-    data = model.data_preprocessor(data, training=True)
-    params = [p for p in model.parameters() if p.requires_grad]
+    if part == 'backbone':
+        backbone = model.backbone.train(mode == 'train')
+        generator = torch.Generator().manual_seed(spec.get('seed', 0))
+        data = dict(inputs=torch.randn(spec['batch'], 3, height, width, generator=generator))
+        data['inputs'] = data['inputs'].to(device)
+    else:
+        data = synthetic_batch(model, cfg.default_scope, spec['batch'], height, width,
+                               spec.get('seed', 0))
+        data = model.data_preprocessor(data, training=True)
+    trained = model if part == 'model' else model.backbone
+    params = [p for p in trained.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(params, lr=1e-6, momentum=0)
+    scaler = None
+    if dtype == 'fp16' and mode == 'train':
+        scaler = torch.amp.GradScaler(device.type, init_scale=FP16_INIT_SCALE)
     last = {}
 
+    def autocast():
+        if dtype in AUTOCAST_DTYPES:
+            return torch.autocast(device.type, dtype=AUTOCAST_DTYPES[dtype])
+        return contextlib.nullcontext()
+
     def step() -> None:
-        losses = model(**data, mode='loss')
+        if mode == 'infer':
+            with torch.no_grad(), autocast():
+                backbone(data['inputs'])
+            return
+        with autocast():
+            if part == 'backbone':
+                outs = backbone(data['inputs'])
+                losses = dict(loss=sum(o.float().mean() for o in outs))
+            else:
+                losses = model(**data, mode='loss')
         loss, log_vars = model.parse_losses(losses)
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        training_step(loss, optimizer, scaler)
         last.update(
             loss=loss.detach().item(),
             losses={
@@ -215,18 +262,22 @@ def measure_task(spec: dict) -> dict:
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
         timing = time_steps(step, spec['iters'], spec['warmup'], device)
     elapsed = timing.pop('elapsed_s')
+    step_ms = timing.pop('step_ms')
     flags = [
         getattr(m, 'reference_ops') for m in model.backbone.modules()
         if hasattr(m, 'reference_ops')
     ]
+    computes_channels_last = getattr(model.backbone, 'computes_channels_last', None)
     return dict(
         s_per_step=elapsed / spec['iters'] if spec['iters'] else None,
+        ms_median=statistics.median(step_ms) if step_ms else None,
         input_shape=list(data['inputs'].shape),
         params=sum(p.numel() for p in model.parameters()),
         backbone=dict(  # what was built, read back from the model
             type=type(model.backbone).__name__,
             with_cp=getattr(model.backbone, 'with_cp', None),
-            reference_ops=all(flags) if flags else None),
+            reference_ops=all(flags) if flags else None,
+            channels_last=computes_channels_last(device.type) if computes_channels_last else None),
         **timing,
         **last)
 
@@ -240,7 +291,10 @@ def benchmark_task(config: str,
                    threads: Optional[int] = None,
                    device: str = 'cpu',
                    isolate: bool = True,
-                   timeout: Optional[float] = None) -> dict:
+                   timeout: Optional[float] = None,
+                   dtype: str = 'fp32',
+                   part: str = 'model',
+                   mode: str = 'train') -> dict:
     """:func:`measure_task` of one setting, in a fresh interpreter unless ``isolate`` is False
     (errors come back as ``{'error': message}``)."""
     spec = dict(
@@ -251,7 +305,10 @@ def benchmark_task(config: str,
         iters=iters,
         warmup=warmup,
         threads=threads,
-        device=device)
+        device=device,
+        dtype=dtype,
+        part=part,
+        mode=mode)
     return run_measurement(spec, isolate, timeout, function=measure_task)
 
 
@@ -273,39 +330,51 @@ def run_task_benchmark(configs: Sequence[str],
                        device: str = 'cpu',
                        isolate: bool = True,
                        timeout: Optional[float] = None,
-                       log=None) -> dict:
-    """Every config x ``with_cp`` setting (``'off'``, ``'on'`` or ``'both'``) x backbone ops
-    (reference and default with ``compare_reference``, else the config's own); returns the
-    report: ``rows`` (one per setting; a default row compared with its reference row has
-    ``ratio``: ``time`` and ``memory``, after / before), ``environment`` and ``settings``. The
-    configs are checked first (:func:`check_configs`), so bad input fails before anything is
-    timed."""
+                       log=None,
+                       dtype: str = 'fp32',
+                       part: str = 'model',
+                       modes: Sequence[str] = ('train', )) -> dict:
+    """Every config x ``with_cp`` setting (``'off'``, ``'on'`` or ``'both'``) x mode (``train``;
+    with ``part='backbone'`` also ``infer``) x backbone ops (reference and default with
+    ``compare_reference``, else the config's own); returns the report: ``rows`` (one per
+    setting; a default row compared with its reference row has ``ratio``: ``time`` and
+    ``memory``, after / before), ``environment`` and ``settings``. The configs are checked first
+    (:func:`check_configs`), so bad input fails before anything is timed."""
     check_configs(configs, cfg_options, compare_reference)
     ops = ('reference', 'default') if compare_reference else ('default', )
     rows = []
     for config in configs:
+        layout_option = _has_backbone_option(config, cfg_options, 'channels_last')
         for cp in CP_SETTINGS[with_cp]:
-            measured = {}
-            for op in ops:
-                options = dict(cfg_options or {})
-                options['model.backbone.with_cp'] = cp
+            for mode in modes:
+                measured = {}
+                for op in ops:
+                    options = dict(cfg_options or {})
+                    options['model.backbone.with_cp'] = cp
+                    if compare_reference:
+                        options['model.backbone.reference_ops'] = op == 'reference'
+                        if op == 'reference' and layout_option:
+                            options['model.backbone.channels_last'] = False  # as official code
+                    if log:
+                        log(f'[benchmark_task] {config} ops={op} with_cp={cp} {part} {mode}')
+                    measured[op] = benchmark_task(config, options, batch, size, iters, warmup,
+                                                  threads, device, isolate, timeout, dtype, part,
+                                                  mode)
+                    label = op
+                    if not compare_reference:  # the config's own ops, as built
+                        built = (measured[op].get('backbone') or {}).get('reference_ops')
+                        label = {True: 'reference', False: 'default'}.get(built, '-')
+                    rows.append(
+                        dict(config=config, ops=label, with_cp=cp, mode=mode, result=measured[op]))
                 if compare_reference:
-                    options['model.backbone.reference_ops'] = op == 'reference'
-                if log:
-                    log(f'[benchmark_task] {config} ops={op} with_cp={cp}')
-                measured[op] = benchmark_task(config, options, batch, size, iters, warmup, threads,
-                                              device, isolate, timeout)
-                label = op
-                if not compare_reference:  # the config's own ops, as built
-                    built = (measured[op].get('backbone') or {}).get('reference_ops')
-                    label = {True: 'reference', False: 'default'}.get(built, '-')
-                rows.append(dict(config=config, ops=label, with_cp=cp, result=measured[op]))
-            if compare_reference:
-                rows[-1]['ratio'] = dict(
-                    time=_ratio(measured['default'], measured['reference'], 's_per_step'),
-                    memory=_ratio(measured['default'], measured['reference'], 'peak_mb'))
+                    rows[-1]['ratio'] = dict(
+                        time=_ratio(measured['default'], measured['reference'], 's_per_step'),
+                        memory=_ratio(measured['default'], measured['reference'], 'peak_mb'))
     environment = describe_environment(types.SimpleNamespace(device=device, threads=threads))
     settings = dict(
+        dtype=dtype,
+        part=part,
+        modes=list(modes),
         batch=batch,
         size=list(size),
         iters=iters,
@@ -320,8 +389,12 @@ def run_task_benchmark(configs: Sequence[str],
 def task_table(report: dict, markdown: bool = False) -> str:
     """The report's table: config, backbone ops, with_cp, input, s/step, peak MB and the
     after / before ratios (default ops over reference ops, same with_cp)."""
-    header = ['config', 'backbone ops', 'with_cp', 'input', 's/step', 'peak MB']
-    compare = report['settings']['compare_reference']
+    settings = report['settings']
+    # dtype and step columns where the run is not the default fp32 training step of the model
+    detail = settings.get('dtype', 'fp32') != 'fp32' or settings.get('part', 'model') != 'model'
+    header = ['config', 'backbone ops', 'with_cp'] + (['dtype', 'step'] if detail else [])
+    header += ['input', 's/step', 'peak MB']
+    compare = settings['compare_reference']
     if compare:
         header += ['time x', 'mem x']
     body = []
@@ -330,7 +403,12 @@ def task_table(report: dict, markdown: bool = False) -> str:
         shape = result.get('input_shape')
         cells = [
             osp.splitext(osp.basename(row['config']))[0], row['ops'],
-            'on' if row['with_cp'] else 'off', 'x'.join(str(n) for n in shape) if shape else '-',
+            'on' if row['with_cp'] else 'off'
+        ]
+        if detail:
+            cells += [settings['dtype'], f'{settings["part"]} {row.get("mode", "train")}']
+        cells += [
+            'x'.join(str(n) for n in shape) if shape else '-',
             'err' if 'error' in result else _fmt(result.get('s_per_step'), 3),
             _fmt(result.get('peak_mb'), 1)
         ]
@@ -347,19 +425,30 @@ def task_notes(report: dict) -> List[str]:
     methods = sorted(
         {r['result']['memory_method']
          for r in report['rows'] if 'memory_method' in r['result']})
+    whole_model = settings.get('part', 'model') == 'model'
     notes = [
         f'device {env["device_name"]} ({env["device"]}), threads {env["threads"]}, torch '
         f'{env["torch"]}; batch {settings["batch"]}, {height}x{width} images (input = the '
         f'preprocessed batch), {settings["warmup"]} warmup + {settings["iters"]} timed steps' +
         ('' if settings['isolate'] else ', in-process') + '.',
-        'step = forward in loss mode + parse_losses + backward + SGD step (no momentum) on '
-        'synthetic data (seeded); peak MB = ' + (', '.join(methods) or '-') +
+        ('step = forward in loss mode + parse_losses + backward + SGD step (no momentum) on '
+         'synthetic data (seeded); ' if whole_model else '') + 'peak MB = ' +
+        (', '.join(methods) or '-') +
         ' growth over the timed steps (model, batch and optimizer resident before).',
     ]
+    if settings.get('part', 'model') == 'backbone':
+        notes.append('step "backbone": the config\'s backbone alone, as the config builds it, on a '
+                     'random batch x 3 x H x W input; infer = eval forward without grad, train = '
+                     'forward + backward of sum(output.float().mean()) + SGD step.')
+    if settings.get('dtype', 'fp32') != 'fp32':
+        notes.append(f'{settings["dtype"]} = autocast' +
+                     (', training through torch.amp.GradScaler (initial scale 2**16)'
+                      if settings['dtype'] == 'fp16' else '') + '.')
     if settings['compare_reference']:
-        notes.append('backbone ops: reference = reference_ops=True (the official op-by-op block, '
-                     '"before"), default = reference_ops=False ("after"); time x and mem x = '
-                     'default / reference with the same with_cp (<1: faster / smaller).')
+        notes.append('backbone ops: reference = reference_ops=True and channels_last=False (the '
+                     'official op-by-op block in NCHW, "before"), default = as the config builds '
+                     'the backbone ("after"); time x and mem x = default / reference with the '
+                     'same with_cp (<1: faster / smaller).')
     for row in report['rows']:
         if 'error' in row['result']:
             notes.append(f'error: {row["config"]} ops={row["ops"]} with_cp={row["with_cp"]}: '

@@ -23,28 +23,30 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 class Entry:
     """A model of the benchmark.
 
-    ``build(with_cp)`` returns the backbone; ``weights`` names a weight layout: two entries with the
-    same layout get the same weights (through :data:`TRANSFERS`) for the identical-output check.
+    ``build(with_cp, channels_last)`` returns the backbone (``channels_last``: the argument of
+    our backbones, None for their default; peers have no such argument and ignore it);
+    ``weights`` names a weight layout: two entries with the same layout get the same weights
+    (through :data:`TRANSFERS`) for the identical-output check.
     """
     name: str
-    build: Callable[[bool], nn.Module]
+    build: Callable[[bool, Optional[bool]], nn.Module]
     source: str
     description: str
     weights: Optional[str] = None
 
 
-def _mmmoga(cls_name: str, **kwargs) -> Callable[[bool], nn.Module]:
+def _mmmoga(cls_name: str, **kwargs) -> Callable[[bool, Optional[bool]], nn.Module]:
 
-    def build(with_cp: bool) -> nn.Module:
+    def build(with_cp: bool, channels_last: Optional[bool] = None) -> nn.Module:
         from mmmoga.models import backbones
-        return getattr(backbones, cls_name)(with_cp=with_cp, **kwargs)
+        return getattr(backbones, cls_name)(with_cp=with_cp, channels_last=channels_last, **kwargs)
 
     return build
 
 
-def _mmpretrain(cls_name: str, **kwargs) -> Callable[[bool], nn.Module]:
+def _mmpretrain(cls_name: str, **kwargs) -> Callable[[bool, Optional[bool]], nn.Module]:
 
-    def build(with_cp: bool) -> nn.Module:
+    def build(with_cp: bool, channels_last: Optional[bool] = None) -> nn.Module:
         try:
             from mmpretrain.models import backbones
         except ImportError as error:
@@ -54,9 +56,9 @@ def _mmpretrain(cls_name: str, **kwargs) -> Callable[[bool], nn.Module]:
     return build
 
 
-def _timm(model_name: str) -> Callable[[bool], nn.Module]:
+def _timm(model_name: str) -> Callable[[bool, Optional[bool]], nn.Module]:
 
-    def build(with_cp: bool) -> nn.Module:
+    def build(with_cp: bool, channels_last: Optional[bool] = None) -> nn.Module:
         try:
             import timm
         except ImportError:
@@ -136,6 +138,8 @@ def _build_zoo() -> Dict[str, Entry]:
                 gap_before_final_norm=True,
                 frozen_stages=0), 'mmpretrain',
             f'mmpretrain ConvNeXt-{short.upper()}, classification trunk (pooled + final norm)')
+        add(f'timm-convnext-{short}', _timm(f'convnext_{arch}'), 'timm',
+            f'timm convnext_{arch}, features_only, 4 outputs')
     return zoo
 
 
@@ -148,6 +152,14 @@ def uses_cpu_kernels(name: str) -> bool:
     family = name.split('-')[0]
     return (MODEL_ZOO[name].source == 'mmmoga' and not name.endswith('-ref')
             and family in ('moganet', 'conv2former', 'inceptionnext'))
+
+
+def uses_gpu_kernels(name: str) -> bool:
+    """Whether the model can run :mod:`mmmoga.models.layers.gpu_ops` (MogaNet except the
+    ``-ref`` models, HorNet, Conv2Former; not InceptionNeXt or the peers)."""
+    family = name.split('-')[0]
+    return (MODEL_ZOO[name].source == 'mmmoga' and not name.endswith('-ref')
+            and family in ('moganet', 'hornet', 'conv2former'))
 
 
 def default_peer(name: str, run: Sequence[str]) -> Optional[str]:
@@ -189,9 +201,12 @@ TRANSFERS = {
 }
 
 
-def build_model(name: str, with_cp: bool = False, train: bool = False) -> nn.Module:
+def build_model(name: str,
+                with_cp: bool = False,
+                train: bool = False,
+                channels_last: Optional[bool] = None) -> nn.Module:
     """Build a model of the zoo in train or eval mode (mmpretrain's ``HorNet.train`` returns None,
-    so ``.eval()`` is not chained)."""
-    model = MODEL_ZOO[name].build(with_cp)
+    so ``.eval()`` is not chained); ``channels_last`` as :class:`Entry` takes it."""
+    model = MODEL_ZOO[name].build(with_cp, channels_last)
     model.train(train)
     return model

@@ -6,7 +6,8 @@ from .checkpoint import (CheckpointError, CheckpointNotFoundError, CorruptCheckp
                          load_state_dict_verbose, register_mmengine_loaders, resolve_checkpoint,
                          trust_checkpoint)
 from .data_check import DatasetError, check_dataset_paths, missing_dataset_paths
-from .runtime import DictAction, load_config, plain_checkpoint_hook_warning, setup_cpu_distributed
+from .runtime import (DictAction, load_config, plain_checkpoint_hook_warning, setup_cpu_distributed,
+                      shut_down_distributed)
 
 __all__ = [
     'CheckpointError', 'CheckpointNotFoundError', 'CorruptCheckpointError',
@@ -16,5 +17,5 @@ __all__ = [
     'load_checkpoint_file', 'load_state_dict_verbose', 'register_mmengine_loaders',
     'resolve_checkpoint', 'trust_checkpoint', 'DatasetError', 'check_dataset_paths',
     'missing_dataset_paths', 'load_config', 'plain_checkpoint_hook_warning',
-    'setup_cpu_distributed', 'DictAction'
+    'setup_cpu_distributed', 'shut_down_distributed', 'DictAction'
 ]

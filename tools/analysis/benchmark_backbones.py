@@ -22,7 +22,7 @@ Examples::
 
   # the default small CPU run (a few minutes on 2 cores)
   python tools/analysis/benchmark_backbones.py
-  # the README figures (GPU): dense backbones, every setting, MogaNet-S with_cp summary
+  # dense backbones on a GPU, every setting, MogaNet-S with_cp summary (see also docs/gpu.md)
   python tools/analysis/benchmark_backbones.py --device cuda --batch 64 --iters 30 --warmup 10 \
       --models moganet-s hornet-t mmpretrain-hornet-t inceptionnext-t convnext-t \
       --dtype fp32 bf16 --memory-format channels_first channels_last --with-cp both \
@@ -73,17 +73,40 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--dense-size', type=int, default=512, help='input size of the second FLOPs column (512)')
     parser.add_argument(
+        '--dense-steps',
+        nargs='+',
+        default=[],
+        metavar='HxW',
+        help='also time a training step at these input sizes and --dense-batch, e.g. 800x1344 '
+        '512x512 (the Mask R-CNN and UperNet inputs): the dense ms columns')
+    parser.add_argument(
+        '--dense-batch', type=int, default=2, help='batch of the --dense-steps (default 2)')
+    parser.add_argument(
         '--dtype',
         nargs='+',
         choices=benchmark.DTYPES,
         default=['fp32'],
-        help='fp32 and/or bf16 (autocast); default fp32')
+        help='fp32, bf16 and/or fp16 (autocast; fp16 training with a GradScaler); default fp32')
     parser.add_argument(
         '--memory-format',
         nargs='+',
         choices=benchmark.MEMORY_FORMATS,
-        default=['channels_first'],
-        help='default channels_first')
+        default=['default'],
+        help='default: the model as built, from an NCHW input (what a config runs; our '
+        'backbones pick their layout by device); channels_first / channels_last: our '
+        'backbones built with channels_last=False / True, and for channels_last the model and '
+        'the input converted (default: default)')
+    parser.add_argument(
+        '--gpu-kernels',
+        choices=tuple(benchmark.GPU_KERNEL_CHOICES),
+        default='default',
+        help='mmmoga\'s Triton kernels for the models that have them: on, off, both (a row '
+        'each), or default (the library\'s choice, MMMOGA_GPU_KERNELS)')
+    parser.add_argument(
+        '--baseline',
+        metavar='MODEL',
+        help='also divide every row by this model (added to the run), e.g. convnext-t or '
+        'timm-convnext-t: training img/s and dense step times')
     parser.add_argument(
         '--peer-memory-format',
         choices=benchmark.MEMORY_FORMATS,
@@ -107,8 +130,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--repeat',
         type=int,
         default=1,
-        help='measure every setting this many times, in interleaved rounds, and keep the fastest '
-        '(default 1)')
+        help='measure every setting this many times, in interleaved rounds, and keep its median '
+        'round; the notes give the spread (default 1)')
     parser.add_argument(
         '--threads', type=int, default=None, help='torch CPU threads (default: torch\'s default)')
     parser.add_argument('--device', choices=('cpu', 'cuda'), default='cpu')
@@ -202,9 +225,17 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     if args.peer_memory_format and args.peer_memory_format not in args.memory_format:
         parser.error(f'--peer-memory-format {args.peer_memory_format} is not measured: add it to '
                      f'--memory-format (now {" ".join(args.memory_format)})')
+    if args.baseline:
+        args.baseline = check_name(args.baseline, 'baseline')
+        if args.baseline not in args.models:
+            args.models.append(args.baseline)
+    try:
+        args.dense_steps = [benchmark.size_label(size) for size in dict.fromkeys(args.dense_steps)]
+    except ValueError as error:
+        parser.error(f'--dense-steps: {error}')
     args.cp_summary_model = check_name(args.cp_summary_model, 'cp summary model')
     for field in ('batch', 'size', 'dense_size', 'iters', 'cp_summary_size', 'cp_summary_batch',
-                  'gemm_size', 'repeat'):
+                  'gemm_size', 'repeat', 'dense_batch'):
         if getattr(args, field) < 1:
             parser.error(f'--{field.replace("_", "-")} must be >= 1')
     if args.warmup < 0 or args.cp_summary_warmup < 0:

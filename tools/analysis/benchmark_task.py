@@ -19,6 +19,10 @@ Examples::
   # UperNet + MogaNet-S at 512x512, the same way
   python tools/analysis/benchmark_task.py configs/upernet_moganet_s.py --batch 2 \\
       --size 512 512 --iters 5 --warmup 2 --with-cp both --compare-reference --markdown
+  # what a user of the Mask R-CNN config gets from its backbone (CPU: the layout the backbone
+  # picks by device) against the official op sequence in NCHW: inference and training step
+  python tools/analysis/benchmark_task.py configs/mask_rcnn_moganet_s.py --backbone-only \
+      --batch 2 --size 800 1344 --iters 2 --warmup 1 --compare-reference --markdown
   # a quick look at the toy configs
   python tools/analysis/benchmark_task.py configs/mask_rcnn_moganet_xt_toy.py \\
       configs/semfpn_moganet_xt_toy.py --batch 1 --size 128 128 --iters 1 --warmup 0
@@ -60,6 +64,23 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         default='off',
         help='backbone activation checkpointing: off, on or both (default off)')
     parser.add_argument(
+        '--dtype',
+        choices=('fp32', 'bf16', 'fp16'),
+        default='fp32',
+        help='fp32, or bf16/fp16 autocast (fp16 with a GradScaler); default fp32')
+    parser.add_argument(
+        '--backbone-only',
+        action='store_true',
+        help='time the config\'s backbone alone, as the config builds it: inference and a '
+        'training step (see --modes)')
+    parser.add_argument(
+        '--modes',
+        nargs='+',
+        choices=('infer', 'train'),
+        default=None,
+        help='with --backbone-only: infer and/or train (default both); the whole model is '
+        'timed in training only')
+    parser.add_argument(
         '--compare-reference',
         action='store_true',
         help='also run every setting with model.backbone.reference_ops=True (the official '
@@ -96,6 +117,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         parser.error('--threads must be >= 1')
     if args.device == 'cuda' and not torch.cuda.is_available():
         parser.error('--device cuda: CUDA is not available (use --device cpu)')
+    if args.modes and not args.backbone_only and args.modes != ['train']:
+        parser.error('--modes infer needs --backbone-only (the whole model is timed in training)')
+    args.modes = list(
+        dict.fromkeys(args.modes or (['infer', 'train'] if args.backbone_only else ['train'])))
     args.configs = list(dict.fromkeys(args.configs))
     try:  # bad input fails here, before anything is timed
         task.check_configs(args.configs, args.cfg_options, args.compare_reference)
@@ -123,7 +148,10 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         device=args.device,
         isolate=args.isolate == 'process' or (args.isolate == 'auto' and args.device == 'cpu'),
         timeout=args.timeout,
-        log=lambda message: print(message, file=sys.stderr, flush=True))
+        log=lambda message: print(message, file=sys.stderr, flush=True),
+        dtype=args.dtype,
+        part='backbone' if args.backbone_only else 'model',
+        modes=args.modes)
     print(task.task_table(report, args.markdown))
     print()
     for note in task.task_notes(report):

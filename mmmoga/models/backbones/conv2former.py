@@ -16,7 +16,7 @@ from mmcv.cnn.bricks import DropPath
 from torch import nn
 
 from mmmoga.registry import register_model
-from ..layers import LayerNorm2d, build_out_norm, conv2d_act
+from ..layers import LayerNorm2d, build_out_norm, conv2d_act, depthwise_conv2d, layer_scaled
 from .base_backbone import BaseBackbone, convnext_layer_id
 
 __all__ = ['Conv2Former']
@@ -30,7 +30,8 @@ class ConvModulation(nn.Module):
 
     ``proj(DW_kxk(GELU(conv1x1(LN(x)))) * v(LN(x)))``: a large-kernel depth-wise conv produces the
     weights that modulate the value ``v``. There is no inner residual. The GELU is fused into its
-    conv where :func:`~mmmoga.models.layers.conv2d_act` can.
+    conv where :func:`~mmmoga.models.layers.conv2d_act` can, and the large depth-wise conv goes
+    through :func:`~mmmoga.models.layers.depthwise_conv2d`.
     """
 
     def __init__(self, channels: int, kernel_size: int):
@@ -46,7 +47,7 @@ class ConvModulation(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.norm(x)
-        att = self.att[2](conv2d_act(x, self.att[0], 'gelu'))
+        att = depthwise_conv2d(conv2d_act(x, self.att[0], 'gelu'), self.att[2])
         return self.proj(att * self.v(x))
 
 
@@ -70,7 +71,9 @@ class ConvFFN(nn.Module):
 
 class Conv2FormerBlock(nn.Module):
     """``x + drop_path(ls1 * ConvMod(x))`` then ``x + drop_path(ls2 * FFN(x))``; the norms live in
-    the sub-modules and both layer scales start at 1e-6 (hard-coded in the official model)."""
+    the sub-modules and both layer scales start at 1e-6 (hard-coded in the official model). Each
+    scaled branch goes through :func:`~mmmoga.models.layers.layer_scaled` (its gradients survive
+    fp16)."""
 
     def __init__(self,
                  channels: int,
@@ -85,8 +88,10 @@ class Conv2FormerBlock(nn.Module):
         self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0. else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.drop_path(self.layer_scale_1[:, None, None] * self.attn(x))
-        return x + self.drop_path(self.layer_scale_2[:, None, None] * self.mlp(x))
+        y = layer_scaled(self.layer_scale_1[:, None, None], (self.attn, ), self.attn, x)
+        x = x + self.drop_path(y)
+        y = layer_scaled(self.layer_scale_2[:, None, None], (self.mlp, ), self.mlp, x)
+        return x + self.drop_path(y)
 
 
 @register_model()
@@ -131,6 +136,9 @@ class Conv2Former(BaseBackbone):
             ConvNeXt's dense backbones) or ``dict(type='SyncBN')``; ``None`` (default) returns the
             raw stage outputs. Keys ``norm{i}``, absent from ImageNet checkpoints.
         norm_cfg: norm of the stem (official: BN).
+        channels_last: compute in the channels-last memory layout (see
+            :class:`~mmmoga.models.backbones.base_backbone.BaseBackbone`); None chooses the
+            fastest measured layout of the input's device.
         init_cfg: defaults to the official init (trunc-normal std .02 for Conv2d/Linear, zero
             bias); ``dict(type='Pretrained', checkpoint=<path or url>)`` loads an official release
             (``state_dict``/``state_dict_ema`` wrappers and ``backbone.`` prefixes are handled).
@@ -178,8 +186,9 @@ class Conv2Former(BaseBackbone):
                  head_channels: int = 1280,
                  out_norm_cfg: Optional[dict] = None,
                  norm_cfg: Optional[dict] = None,
+                 channels_last: Optional[bool] = None,
                  init_cfg: Union[dict, List[dict], None] = _OFFICIAL_INIT):
-        super().__init__(out_indices, frozen_stages, norm_eval, init_cfg)
+        super().__init__(out_indices, frozen_stages, norm_eval, init_cfg, channels_last)
         self.arch_settings = self.parse_arch(arch)
         self.embed_dims = list(self.arch_settings['embed_dims'])
         depths = self.arch_settings['depths']

@@ -17,7 +17,7 @@ from mmengine.logging import MMLogger
 from torch import nn
 
 from mmmoga.registry import register_model
-from ..layers import GnConv, LayerNorm2d, resize_complex_weight
+from ..layers import GnConv, LayerNorm2d, layer_scaled, resize_complex_weight
 from .base_backbone import BaseBackbone
 
 __all__ = ['HorNet']
@@ -28,7 +28,8 @@ class HorNetBlock(nn.Module):
 
     The first LN is channels-first; the MLP runs channels-last (``norm2`` LayerNorm, ``pwconv1``
     Linear C->4C, GELU, ``pwconv2`` Linear 4C->C). ``gamma1``/``gamma2`` are bare ``(C, )``
-    parameters, absent when ``layer_scale_init_value <= 0`` (as in the official block).
+    parameters, absent when ``layer_scale_init_value <= 0`` (as in the official block); each scaled
+    branch goes through :func:`~mmmoga.models.layers.layer_scaled` (its gradients survive fp16).
     """
 
     def __init__(self,
@@ -56,14 +57,19 @@ class HorNetBlock(nn.Module):
         self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0. else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.gnconv(self.norm1(x))
-        if self.gamma1 is not None:
-            y = self.gamma1.view(-1, 1, 1) * y
+        gamma1 = None if self.gamma1 is None else self.gamma1.view(-1, 1, 1)
+        y = layer_scaled(gamma1, (self.norm1, self.gnconv), self._mix, x)
         x = x + self.drop_path(y)
-        y = self.pwconv2(self.act(self.pwconv1(self.norm2(x.permute(0, 2, 3, 1)))))
-        if self.gamma2 is not None:
-            y = self.gamma2 * y
+        y = layer_scaled(self.gamma2, (self.norm2, self.pwconv1, self.pwconv2), self._mlp,
+                         x.permute(0, 2, 3, 1))
         return x + self.drop_path(y.permute(0, 3, 1, 2))
+
+    def _mix(self, x: torch.Tensor) -> torch.Tensor:
+        return self.gnconv(self.norm1(x))
+
+    def _mlp(self, x: torch.Tensor) -> torch.Tensor:
+        """The MLP, on a channels-last tensor."""
+        return self.pwconv2(self.act(self.pwconv1(self.norm2(x))))
 
 
 @register_model()
@@ -116,6 +122,9 @@ class HorNet(BaseBackbone):
         out_norms: add the dense model's output norms ``norm{i}`` for ``i in out_indices``.
             Defaults to True in dense mode (must be False in classification mode).
         gap_before_final_norm: classification mode (see above). Defaults to False.
+        channels_last: compute in the channels-last memory layout (see
+            :class:`~mmmoga.models.backbones.base_backbone.BaseBackbone`); None chooses the
+            fastest measured layout of the input's device.
         init_cfg: ``dict(type='Pretrained', checkpoint=<url or path>)`` loads an official release.
             Without it, weights get the official init (truncated normal, std 0.02, zero bias).
 
@@ -136,6 +145,9 @@ class HorNet(BaseBackbone):
             embed_dims=[192, 384, 768, 1536], depths=[2, 3, 18, 2], orders=[2, 3, 4, 5])),
     }  # yapf: disable
     arch_keys = frozenset({'embed_dims', 'depths', 'orders'})
+    # CPU, 224, batch 2, median of 3 rounds: channels-last 0.96x/0.99x inference and 1.05x/0.96x
+    # training (7x7/GF), no gain; the GPU figures of issue 20 were taken channels-last
+    channels_last_devices = ('cuda', )
     mixers = ('dw', 'gf')
     fresh_prefixes = ('norm0.', 'norm1.', 'norm2.', 'norm3.')
 
@@ -152,10 +164,11 @@ class HorNet(BaseBackbone):
                  layer_scale_init_value: float = 1e-6,
                  out_norms: Optional[bool] = None,
                  gap_before_final_norm: bool = False,
+                 channels_last: Optional[bool] = None,
                  init_cfg: Union[dict, List[dict], None] = None):
         if out_indices is None:
             out_indices = (3, ) if gap_before_final_norm else (0, 1, 2, 3)
-        super().__init__(out_indices, frozen_stages, norm_eval, init_cfg)
+        super().__init__(out_indices, frozen_stages, norm_eval, init_cfg, channels_last)
         if out_norms is None:
             out_norms = not gap_before_final_norm
         if gap_before_final_norm and (self.out_indices != (3, ) or out_norms):

@@ -19,7 +19,7 @@ from mmcv.cnn.bricks import DropPath
 from torch import nn
 
 from mmmoga.registry import register_model
-from ..layers import build_out_norm, conv2d_act
+from ..layers import build_out_norm, conv2d_act, layer_scaled
 from .base_backbone import BaseBackbone, convnext_layer_id
 
 __all__ = ['InceptionNeXt']
@@ -85,7 +85,8 @@ class MlpPreLogits(nn.Module):
 
 class InceptionNeXtBlock(nn.Module):
     """MetaNeXt block: ``x + drop_path(gamma * MLP(BN(InceptionDWConv(x))))`` (the norm comes
-    after the token mixer; ``gamma`` has shape ``(C, )``)."""
+    after the token mixer; ``gamma`` has shape ``(C, )``; the scaled branch goes through
+    :func:`~mmmoga.models.layers.layer_scaled`, so its gradients survive fp16)."""
 
     def __init__(self,
                  channels: int,
@@ -105,10 +106,12 @@ class InceptionNeXtBlock(nn.Module):
         self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0. else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.mlp(self.norm(self.token_mixer(x)))
-        if self.gamma is not None:
-            y = y * self.gamma[:, None, None]
-        return x + self.drop_path(y)
+        gamma = None if self.gamma is None else self.gamma[:, None, None]
+        return x + self.drop_path(
+            layer_scaled(gamma, (self.token_mixer, self.norm, self.mlp), self._branch, x))
+
+    def _branch(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mlp(self.norm(self.token_mixer(x)))
 
 
 class InceptionNeXtStage(nn.Module):
@@ -178,6 +181,9 @@ class InceptionNeXt(BaseBackbone):
             ``(N, head_mlp_ratio * C4)`` output as the last output (needs ``3 in out_indices``).
         head_mlp_ratio: hidden ratio of the head. Defaults to 3 (official).
         drop_rate: dropout after the head's LayerNorm (official ``drop_rate``; 0.5 for base_384).
+        channels_last: compute in the channels-last memory layout (see
+            :class:`~mmmoga.models.backbones.base_backbone.BaseBackbone`); None chooses the
+            fastest measured layout of the input's device.
         init_cfg: defaults to the official init (trunc-normal std .02 for Conv2d/Linear, zero
             bias); ``dict(type='Pretrained', checkpoint=<path or url>)`` loads an official release.
 
@@ -220,8 +226,9 @@ class InceptionNeXt(BaseBackbone):
                  with_cls_head: bool = False,
                  head_mlp_ratio: float = 3,
                  drop_rate: float = 0.,
+                 channels_last: Optional[bool] = None,
                  init_cfg: Union[dict, List[dict], None] = _OFFICIAL_INIT):
-        super().__init__(out_indices, frozen_stages, norm_eval, init_cfg)
+        super().__init__(out_indices, frozen_stages, norm_eval, init_cfg, channels_last)
         self.arch_settings = self.parse_arch(arch)
         self.embed_dims = list(self.arch_settings['embed_dims'])
         depths = self.arch_settings['depths']

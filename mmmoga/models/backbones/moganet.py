@@ -16,7 +16,8 @@ from mmcv.cnn.bricks import DropPath
 from torch import nn
 
 from mmmoga.registry import register_model
-from ..layers import ElementScale, conv2d_act, phase_dilated_conv2d
+from ..layers import (ElementScale, conv2d_act, depthwise_conv2d, gpu_kernels_apply,
+                      in_fp16_autocast, layer_scaled, silu_product)
 from .base_backbone import BaseBackbone
 
 __all__ = ['MogaNet']
@@ -68,13 +69,16 @@ class MultiOrderDWConv(nn.Module):
     def forward_split(self, x: torch.Tensor, activation: Optional[str] = None) -> torch.Tensor:
         """``activation(forward(x))`` with one ``split`` instead of three slices (the same values,
         and a backward that concatenates the three gradients instead of summing three zero-padded
-        copies of the whole tensor), the 7x7 dilation-3 conv over phase sub-grids and the
-        activation fused into ``PW_conv`` on CPU (see :mod:`~mmmoga.models.layers.cpu_ops`)."""
+        copies of the whole tensor), the depth-wise convs through
+        :func:`~mmmoga.models.layers.depthwise_conv2d` (Triton kernels on a GPU where switched on,
+        the 7x7 dilation-3 conv over phase sub-grids on CPU) and the activation fused into
+        ``PW_conv`` on CPU (see :mod:`~mmmoga.models.layers.cpu_ops`)."""
         x_0, x_1, x_2 = torch.split(
-            self.DW_conv0(x), [self.split_0, self.split_1, self.split_2], dim=1)
-        x_2 = phase_dilated_conv2d(x_2, self.DW_conv2)
-        return conv2d_act(
-            torch.cat([x_0, self.DW_conv1(x_1), x_2], dim=1), self.PW_conv, activation)
+            depthwise_conv2d(x, self.DW_conv0), [self.split_0, self.split_1, self.split_2], dim=1)
+        x_1 = depthwise_conv2d(x_1, self.DW_conv1)
+        # phases on CPU: 2.0-3.0x faster for this 7x7 d3 conv, 2-3.5x slower for the 5x5 d2
+        x_2 = depthwise_conv2d(x_2, self.DW_conv2, cpu_phases=True)
+        return conv2d_act(torch.cat([x_0, x_1, x_2], dim=1), self.PW_conv, activation)
 
 
 class MultiOrderGatedAggregation(nn.Module):
@@ -113,13 +117,17 @@ class MultiOrderGatedAggregation(nn.Module):
         ``y + sigma * (y - GAP(y))`` as one multiply-add ``(1 + sigma) * y - sigma * GAP(y)``,
         ``scale`` (``(1, C, 1, 1)``) folded into ``proj_2``, the shortcut added by a
         multiply-add, and the SiLUs fused into their convs where
-        :func:`~mmmoga.models.layers.conv2d_act` can."""
+        :func:`~mmmoga.models.layers.conv2d_act` can (on CPU) or into the gating product
+        (:func:`~mmmoga.models.layers.silu_product`, on a GPU)."""
         if self.force_fp32:
             return scale * self.forward(x)
         y = self.proj_1(x)
         sigma = self.sigma.scale
         y = F.silu(torch.addcmul(-sigma * F.adaptive_avg_pool2d(y, 1), y, 1 + sigma))
-        y = conv2d_act(y, self.gate, 'silu') * self.value.forward_split(y, 'silu')
+        if gpu_kernels_apply(y):
+            y = silu_product(self.gate(y), self.value.forward_split(y))
+        else:
+            y = conv2d_act(y, self.gate, 'silu') * self.value.forward_split(y, 'silu')
         column = scale.reshape(-1, 1, 1, 1)
         y = F.conv2d(y, self.proj_2.weight * column, self.proj_2.bias * scale.reshape(-1))
         return torch.addcmul(y, x, scale)
@@ -147,8 +155,12 @@ class ChannelAggregationFFN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.drop(F.gelu(self.dwconv(self.fc1(x))))
-        x = x + self.sigma(x - F.gelu(self.decompose(x)))
+        # ``sigma * (x - GELU(decompose(x)))``: decompose's gradient only comes through sigma
+        x = x + layer_scaled(self.sigma.scale, (self.decompose, ), self._minus_decomposed, x)
         return self.drop(self.fc2(x))
+
+    def _minus_decomposed(self, x: torch.Tensor) -> torch.Tensor:
+        return x - F.gelu(self.decompose(x))
 
     def forward_scaled(self, x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
         """``scale * forward(x)`` without the element-wise passes over the wide hidden tensor
@@ -177,7 +189,9 @@ class MogaBlock(nn.Module):
     and on CPU with the kernels of :mod:`~mmmoga.models.layers.cpu_ops`: the same parameters,
     fewer passes over memory, outputs equal within fp32 rounding.
     ``reference_ops=True`` runs it op by op as the official code writes it (the reference of the
-    speed benchmark and of the tests).
+    speed benchmark and of the tests). Under fp16 autocast it takes that path too, each scaled
+    branch through :func:`~mmmoga.models.layers.layer_scaled`: folded into fp16 weights, the 1e-5
+    scales would make them subnormal, and the gradients behind them would flush to zero.
     """
 
     def __init__(self,
@@ -201,11 +215,19 @@ class MogaBlock(nn.Module):
         self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0. else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.reference_ops:
-            x = x + self.drop_path(self.layer_scale_1 * self.attn(self.norm1(x)))
-            return x + self.drop_path(self.layer_scale_2 * self.mlp(self.norm2(x)))
+        if self.reference_ops or in_fp16_autocast(x):
+            y = layer_scaled(self.layer_scale_1, (self.norm1, self.attn), self._mix, x)
+            x = x + self.drop_path(y)
+            y = layer_scaled(self.layer_scale_2, (self.norm2, self.mlp), self._ffn, x)
+            return x + self.drop_path(y)
         x = self._add_branch(x, self.attn.forward_scaled(self.norm1(x), self.layer_scale_1))
         return self._add_branch(x, self.mlp.forward_scaled(self.norm2(x), self.layer_scale_2))
+
+    def _mix(self, x: torch.Tensor) -> torch.Tensor:
+        return self.attn(self.norm1(x))
+
+    def _ffn(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mlp(self.norm2(x))
 
     def _add_branch(self, x: torch.Tensor, branch: torch.Tensor) -> torch.Tensor:
         if isinstance(self.drop_path, nn.Identity):
@@ -271,10 +293,9 @@ class MogaNet(BaseBackbone):
             its scales folded into the 1x1 convolutions and the CPU kernels (the same function and
             parameters within fp32 rounding; see :class:`MogaBlock`). For speed comparisons and
             tests.
-        channels_last: compute in the channels-last memory layout (the input is converted; the
-            outputs are NCHW tensors with channels-last strides, which necks and heads take as
-            they are). Faster on CPUs (see the README's benchmark); measure before using it on a
-            GPU. The function and the parameters are the same.
+        channels_last: compute in the channels-last memory layout (see
+            :class:`~mmmoga.models.backbones.base_backbone.BaseBackbone`); None chooses the
+            fastest measured layout of the input's device.
         init_cfg: ``dict(type='Pretrained', checkpoint=<url or path>)`` loads an official release.
             Without it, weights get the official init (see :meth:`_init_weights`).
     """
@@ -308,9 +329,8 @@ class MogaNet(BaseBackbone):
                  init_cfg: Union[dict, List[dict], None] = None,
                  attn_force_fp32: bool = False,
                  reference_ops: bool = False,
-                 channels_last: bool = False):
-        super().__init__(out_indices, frozen_stages, norm_eval, init_cfg)
-        self.channels_last = channels_last
+                 channels_last: Optional[bool] = None):
+        super().__init__(out_indices, frozen_stages, norm_eval, init_cfg, channels_last)
         self.arch_settings = self.parse_arch(arch)
         self.embed_dims = self.arch_settings['embed_dims']
         depths = self.arch_settings['depths']
@@ -381,8 +401,6 @@ class MogaNet(BaseBackbone):
         return {1: 2, 2: 3}.get(stage) or min(3 + int(parts[1]) // 2, 11)
 
     def forward(self, x: torch.Tensor) -> tuple:
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
         outs = []
         for i in range(self.num_stages):
             patch_embed, blocks, norm = self.stage_modules(i)

@@ -8,7 +8,7 @@
   measured no faster, sometimes slower.
 * :func:`phase_dilated_conv2d`: a depth-wise convolution with dilation ``d`` computed as an
   undilated one over the ``d x d`` phase sub-grids of the input (space-to-batch). oneDNN's dilated
-  7x7 depth-wise kernel runs at 1-6 GMAC/s on the CPUs measured here (see the README's benchmark),
+  7x7 depth-wise kernel runs at 1-6 GMAC/s on the CPUs measured here (see docs/benchmarks.md),
   the undilated one several times faster, forward and backward; the two permuting copies cost
   less than that. Any grad mode; the same sums, in another order.
 
@@ -18,13 +18,13 @@ under ``torch.jit`` tracing, ``torch.compile`` or ONNX export, where the plain o
 They are on by default; ``MMMOGA_CPU_KERNELS=0`` in the environment or :func:`cpu_kernels` turn
 them off (the benchmark shows both ways).
 """
-import contextlib
-import os
-from typing import Iterator, Optional
+from typing import ContextManager, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .switch import KernelSwitch, tracing
 
 __all__ = ['conv2d_act', 'cpu_kernels', 'cpu_kernels_enabled', 'phase_dilated_conv2d']
 
@@ -33,36 +33,23 @@ ACTIVATIONS = {
     'gelu': (F.gelu, 'gelu', 'none'),  # the exact (erf) GELU, as F.gelu by default
     'silu': (F.silu, 'swish', ''),
 }
-_override: Optional[bool] = None
+SWITCH = KernelSwitch('MMMOGA_CPU_KERNELS', default=True)
 
 
 def cpu_kernels_enabled() -> bool:
     """Whether the CPU paths are on: :func:`cpu_kernels` if active, else the environment variable
     ``MMMOGA_CPU_KERNELS`` (``0`` turns them off; default on)."""
-    if _override is not None:
-        return _override
-    return os.environ.get('MMMOGA_CPU_KERNELS', '1').strip().lower() not in ('0', 'false', 'off')
+    return SWITCH.enabled()
 
 
-@contextlib.contextmanager
-def cpu_kernels(enabled: bool) -> Iterator[None]:
+def cpu_kernels(enabled: bool) -> ContextManager[None]:
     """Turn the CPU paths on or off inside the ``with`` block (this process, all threads)."""
-    global _override
-    previous, _override = _override, bool(enabled)
-    try:
-        yield
-    finally:
-        _override = previous
-
-
-def _tracing() -> bool:
-    return (torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling()
-            or torch.compiler.is_exporting() or torch.onnx.is_in_onnx_export())
+    return SWITCH.override(enabled)
 
 
 def _fast_cpu(x: torch.Tensor, weight: torch.Tensor) -> bool:
     return (x.device.type == 'cpu' and x.dtype == torch.float32 and weight.dtype == torch.float32
-            and not torch.is_autocast_enabled('cpu') and not _tracing() and cpu_kernels_enabled())
+            and not torch.is_autocast_enabled('cpu') and not tracing() and cpu_kernels_enabled())
 
 
 def _find_fused_conv():

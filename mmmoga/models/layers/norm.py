@@ -3,6 +3,8 @@ import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 from torch import nn
 
+from .scale import in_fp16_autocast
+
 __all__ = ['LayerNorm2d']
 
 
@@ -13,7 +15,9 @@ class LayerNorm2d(nn.LayerNorm):
     Same parameters (``weight``, ``bias``, shape ``(C, )``) and the same result, within fp32
     rounding, as the official ``(x - mean) / sqrt(var + eps)`` formula with the biased variance;
     computed by one fused ``F.layer_norm`` on a channels-last view instead of five elementwise
-    passes.
+    passes. Under fp16 autocast it runs in fp32 and returns fp32, on every device (CUDA's autocast
+    does this for ``layer_norm``, the CPU's does not): a norm in front of a branch whose gradients
+    are far below fp16's range (HorNet's gnConv) would otherwise get zero gradients.
 
     Args:
         num_channels: number of channels ``C``.
@@ -25,6 +29,12 @@ class LayerNorm2d(nn.LayerNorm):
         super().__init__(num_channels, eps=eps, elementwise_affine=elementwise_affine)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if in_fp16_autocast(x):
+            with torch.autocast(x.device.type, enabled=False):
+                return self._normalized(x.float())
+        return self._normalized(x)
+
+    def _normalized(self, x: torch.Tensor) -> torch.Tensor:
         x = x.permute(0, 2, 3, 1)
         x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
         return x.permute(0, 3, 1, 2)
