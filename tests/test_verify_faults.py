@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from mmmoga.verify.faults import FaultReport, Kill, _assess, _Files, inject_faults, summary_line
-from mmmoga.verify.runs import ScheduleError
+from mmmoga.verify.runs import ScheduleError, compare_runs
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -98,3 +98,27 @@ def test_too_short_a_schedule_is_refused_before_anything_runs(tmp_path):
             29999,
             cfg_options=['train_cfg.max_epochs=3'])
     assert os.listdir(tmp_path) == []
+
+
+def run_dir(root, name, weights, metrics):
+    """A work dir as a finished run leaves it: last_checkpoint, the checkpoint, scalars.json."""
+    work_dir = root / name
+    (work_dir / '20260101_000000' / 'vis_data').mkdir(parents=True)
+    checkpoint(work_dir / 'epoch_2.pth', 2)
+    state = torch.load(work_dir / 'epoch_2.pth', weights_only=True)
+    state['state_dict'] = dict(w=weights)
+    torch.save(state, work_dir / 'epoch_2.pth')
+    point_at(work_dir, work_dir / 'epoch_2.pth')
+    return str(work_dir), {2: metrics}
+
+
+def test_compare_runs_passes_identical_runs_and_fails_on_any_difference(tmp_path):
+    ref_dir, reference = run_dir(tmp_path, 'ref', torch.ones(3), {'coco/bbox_mAP': 0.5})
+    same_dir, same = run_dir(tmp_path, 'same', torch.ones(3), {'coco/bbox_mAP': 0.5})
+    assert compare_runs(reference, [same], ref_dir, same_dir, 'epoch')
+    # the controls: one weight, one metric, or the reference's validations missing
+    other_dir, other = run_dir(tmp_path, 'other', torch.tensor([1., 1., 1.0001]),
+                               {'coco/bbox_mAP': 0.5})
+    assert not compare_runs(reference, [other], ref_dir, other_dir, 'epoch')
+    assert not compare_runs(reference, [{2: {'coco/bbox_mAP': 0.4}}], ref_dir, same_dir, 'epoch')
+    assert not compare_runs({}, [same], ref_dir, same_dir, 'epoch')

@@ -235,6 +235,12 @@ def compare_runs(reference: Dict[int, dict], resumed: Sequence[Dict[int, dict]],
                  resumed_dir: str, unit: str) -> bool:
     """Print and compare the validations of the resumed launches (each against the reference at
     the same step) and the final weights of both work dirs; True when everything is identical."""
+    if not reference:
+        print(
+            f'the uninterrupted run logged no validation ({reference_dir}/*/vis_data/scalars.json '
+            f'is missing or empty): keep LocalVisBackend in visualizer.vis_backends and a '
+            f'val_interval within the schedule')
+        return False
     ok = True
     logged: List[Tuple[int, dict]] = sorted(
         (step, metrics) for launch in resumed for step, metrics in launch.items())
@@ -248,13 +254,12 @@ def compare_runs(reference: Dict[int, dict], resumed: Sequence[Dict[int, dict]],
         if not same:
             print(f'  uninterrupted: {reference.get(step)}')
             print(f'  resumed:       {metrics}')
-    if reference:
-        final_step = max(reference)
-        print(f'final metrics ({unit} {final_step}):')
-        print(f'  uninterrupted: {reference[final_step]}')
-        print(f'  resumed:       {dict(logged).get(final_step)}')
-        if final_step not in dict(logged):
-            ok = False
+    final_step = max(reference)
+    print(f'final metrics ({unit} {final_step}):')
+    print(f'  uninterrupted: {reference[final_step]}')
+    print(f'  resumed:       {dict(logged).get(final_step)}')
+    if final_step not in dict(logged):
+        ok = False
 
     path_a, weights_a = final_weights(reference_dir)
     path_b, weights_b = final_weights(resumed_dir)
