@@ -27,17 +27,14 @@ import os
 import os.path as osp
 import random
 import re
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from mmengine.config import Config
-
 from mmmoga.utils.atomic_io import SLOW_SAVE_ENV, leftover_temp_files
 from mmmoga.utils.checkpoint import CheckpointError, load_checkpoint_file
-from .runs import Run, ScheduleError, compare_runs, parse_cfg_options, schedule, validations
+from .runs import Run, ScheduleError, compare_runs, fresh_dirs, load_config, schedule, validations
 
 __all__ = ['KINDS', 'Kill', 'FaultReport', 'inject_faults', 'summary_line']
 
@@ -240,11 +237,8 @@ def inject_faults(config: str,
     options = ['default_hooks.checkpoint.max_keep_ckpts=1', *cfg_options]
     if plain_hook:
         options.append('default_hooks.checkpoint.type=CheckpointHook')
-    cfg = Config.fromfile(config)
-    cfg.merge_from_dict(parse_cfg_options(options))
+    cfg, options = load_config(config, options)
     unit, interval, first, last, _ = schedule(cfg)
-    if (cfg.get('randomness') or {}).get('seed') is None:
-        options.append('randomness.seed=0')
     hook = cfg.default_hooks.checkpoint
     keep = hook.get('max_keep_ckpts', -1)
     template = hook.get('filename_tmpl') or ('epoch_{}.pth' if unit == 'epoch' else 'iter_{}.pth')
@@ -262,9 +256,7 @@ def inject_faults(config: str,
           f'process(es); {kills} kills; writes slowed to {slow_save:g} s; seed {seed}')
 
     reference_dir, fault_dir = osp.join(work_dir, 'uninterrupted'), osp.join(work_dir, 'faults')
-    for folder in (reference_dir, fault_dir):
-        shutil.rmtree(folder, ignore_errors=True)
-        os.makedirs(folder)
+    fresh_dirs(reference_dir, fault_dir)
 
     reference = Run(config, nproc, reference_dir, port, options)
     files = _Files(reference.work_dir, template)

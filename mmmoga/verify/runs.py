@@ -10,12 +10,15 @@ Shared by ``tools/misc/verify_resume.py`` (a kill between checkpoints) and
   this ``mmmoga`` package first on ``PYTHONPATH``, so they run this checkout's code.
 * :func:`schedule`, :func:`validations`, :func:`final_weights` and :func:`compare_runs` read a
   config's checkpoint schedule, the validations a run logged, and its last checkpoint.
+* :func:`verifier_parser`, :func:`parse_verifier_args`, :func:`load_config` and
+  :func:`fresh_dirs`: the command line, config loading and work dirs both verifiers share.
 """
 import argparse
 import glob
 import json
 import os
 import os.path as osp
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,7 +31,8 @@ from mmengine.config import Config, DictAction
 
 __all__ = [
     'MARKER', 'Run', 'ScheduleError', 'package_parent', 'repo_root', 'parse_cfg_options',
-    'schedule', 'validations', 'final_weights', 'compare_runs'
+    'schedule', 'validations', 'final_weights', 'compare_runs', 'verifier_parser',
+    'parse_verifier_args', 'load_config', 'fresh_dirs'
 ]
 
 #: environment variable carried by every process of a :class:`Run` (value: the run's token)
@@ -60,6 +64,57 @@ def parse_cfg_options(options: Sequence[str]) -> dict:
     parser = argparse.ArgumentParser()
     parser.add_argument('--o', nargs='+', action=DictAction)
     return parser.parse_args(['--o', *options]).o if options else {}
+
+
+def verifier_parser(doc: str, nproc: int, work_dir: str, holds: str,
+                    port: int) -> argparse.ArgumentParser:
+    """The command line of a verifier: ``doc`` (the tool's docstring) as description and epilog,
+    ``--nproc``, ``--work-dir`` (holding ``holds``), ``--port`` and ``--cfg-options``; the tool
+    adds ``config`` and its own options."""
+    parser = argparse.ArgumentParser(
+        description=doc.split('\n\n')[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=doc.split('\n\n', 1)[1])
+    parser.add_argument(
+        '--nproc', type=int, default=nproc, help=f'training processes (default: {nproc})')
+    parser.add_argument('--work-dir', default=work_dir, help=f'holds {holds} (emptied first)')
+    parser.add_argument('--port', type=int, default=port, help='first torchrun master port')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        default=[],
+        metavar='KEY=VALUE',
+        help='config overrides for every run, e.g. train_cfg.max_epochs=6')
+    return parser
+
+
+def parse_verifier_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """Parse, and stop with a clear error on a bad ``--nproc``, a missing config or no ``/proc``
+    (the runs' processes are found through it)."""
+    args = parser.parse_args()
+    if args.nproc < 1:
+        parser.error(f'--nproc must be at least 1, got {args.nproc}')
+    if not osp.isfile(args.config):
+        parser.error(f'config not found: {args.config}')
+    if not osp.isdir('/proc'):
+        parser.error('the processes of a run are found through /proc: run this on Linux')
+    return args
+
+
+def load_config(config: str, options: Sequence[str]) -> Tuple[Config, List[str]]:
+    """The config with ``options`` merged, and the options every launch gets: ``options`` plus
+    ``randomness.seed=0`` when the config sets no seed (both runs must draw the same numbers)."""
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict(parse_cfg_options(options))
+    seeded = (cfg.get('randomness') or {}).get('seed') is not None
+    return cfg, list(options) + ([] if seeded else ['randomness.seed=0'])
+
+
+def fresh_dirs(*folders: str) -> None:
+    """Empty (or create) ``folders``: a stale checkpoint would be taken for a new one."""
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+        os.makedirs(folder)
 
 
 def schedule(cfg: Config) -> Tuple[str, int, int, int, int]:

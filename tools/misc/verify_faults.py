@@ -23,25 +23,24 @@ Examples (toy data: python tools/misc/make_toy_data.py --tasks coco):
   python tools/misc/verify_faults.py --nproc 1 --kills 20 --plain-hook --cfg-options \\
       train_cfg.max_epochs=6 train_dataloader.dataset.indices=8 val_dataloader.dataset.indices=8
 """
-import argparse
-import os.path as osp
 import sys
 
 from mmmoga.verify.faults import inject_faults, print_report
-from mmmoga.verify.runs import ScheduleError
+from mmmoga.verify.runs import ScheduleError, parse_verifier_args, verifier_parser
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(
-        description=__doc__.split('\n\n')[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split('\n\n', 1)[1])
+    parser = verifier_parser(
+        __doc__,
+        nproc=1,
+        work_dir='work_dirs/verify_faults',
+        holds='uninterrupted/ and faults/',
+        port=29750)
     parser.add_argument(
         'config',
         nargs='?',
         default='configs/mask_rcnn_moganet_xt_toy.py',
         help='the config to train (default: the toy Mask R-CNN)')
-    parser.add_argument('--nproc', type=int, default=1, help='training processes (default: 1)')
     parser.add_argument('--kills', type=int, default=20, help='faults to inject (default: 20)')
     parser.add_argument(
         '--plain-hook',
@@ -53,33 +52,16 @@ def parse_args():
         default=1.0,
         help='seconds each atomic checkpoint write, and each step after it, takes (default: 1)')
     parser.add_argument('--seed', type=int, default=0, help='seed of the kill timings')
-    parser.add_argument(
-        '--work-dir',
-        default='work_dirs/verify_faults',
-        help='holds uninterrupted/ and faults/ (emptied first)')
-    parser.add_argument('--port', type=int, default=29750, help='first torchrun master port')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        default=[],
-        metavar='KEY=VALUE',
-        help='config overrides for every run, e.g. train_cfg.max_epochs=6')
-    args = parser.parse_args()
-    if args.nproc < 1:
-        parser.error(f'--nproc must be at least 1, got {args.nproc}')
+    args = parse_verifier_args(parser)
     if args.kills < 1:
         parser.error(f'--kills must be at least 1, got {args.kills}')
     if args.slow_save < 0:
         parser.error(f'--slow-save must be 0 or more seconds, got {args.slow_save}')
-    if not osp.isfile(args.config):
-        parser.error(f'config not found: {args.config}')
     return args
 
 
 def main():
     args = parse_args()
-    if not osp.isdir('/proc'):
-        sys.exit('ERROR: verify_faults.py finds the processes of a run through /proc (Linux)')
     try:
         report = inject_faults(
             args.config,

@@ -17,59 +17,37 @@ Examples:
   python tools/misc/verify_resume.py configs/mask_rcnn_moganet_xt_toy.py --nproc 1 \\
       --no-rng-state --cfg-options train_cfg.max_epochs=3 train_cfg.val_interval=1
 """
-import argparse
-import os
 import os.path as osp
-import shutil
 import sys
 import time
 
-from mmengine.config import Config
-
-from mmmoga.verify.runs import (Run, ScheduleError, compare_runs, parse_cfg_options, schedule,
-                                validations)
+from mmmoga.verify.runs import (Run, ScheduleError, compare_runs, fresh_dirs, load_config,
+                                parse_verifier_args, schedule, validations, verifier_parser)
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(
-        description=__doc__.split('\n\n')[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split('\n\n', 1)[1])
+    parser = verifier_parser(
+        __doc__,
+        nproc=2,
+        work_dir='work_dirs/verify_resume',
+        holds='uninterrupted/ and killed/',
+        port=29650)
     parser.add_argument('config')
-    parser.add_argument('--nproc', type=int, default=2, help='training processes (default: 2)')
-    parser.add_argument(
-        '--work-dir',
-        default='work_dirs/verify_resume',
-        help='holds uninterrupted/ and killed/ (emptied first)')
-    parser.add_argument('--port', type=int, default=29650, help='first torchrun master port')
     parser.add_argument(
         '--no-rng-state',
         action='store_true',
         help='pass --no-rng-state to tools/train.py (the control: must differ)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        default=[],
-        metavar='KEY=VALUE',
-        help='config overrides for all three runs, e.g. train_cfg.max_epochs=3')
-    args = parser.parse_args()
-    if args.nproc < 1:
-        parser.error(f'--nproc must be at least 1, got {args.nproc}')
-    return args
+    return parse_verifier_args(parser)
 
 
 def main():
     args = parse_args()
-    if not osp.isdir('/proc'):
-        sys.exit('ERROR: verify_resume.py finds the processes of a run through /proc (Linux)')
-    cfg = Config.fromfile(args.config)
-    cfg.merge_from_dict(parse_cfg_options(args.cfg_options))
+    cfg, options = load_config(args.config, args.cfg_options)
     try:
         unit, _, first, last, val_interval = schedule(cfg)
     except ScheduleError as err:
         sys.exit(f'ERROR: {err}')
     seed = (cfg.get('randomness') or {}).get('seed')
-    options = ([] if seed is not None else ['randomness.seed=0']) + list(args.cfg_options)
     flags = ['--no-rng-state'] if args.no_rng_state else []
     print(
         f'{args.config}: {last} {unit}s, validation every {val_interval}, first checkpoint '
@@ -78,9 +56,7 @@ def main():
         flush=True)
 
     full, killed = osp.join(args.work_dir, 'uninterrupted'), osp.join(args.work_dir, 'killed')
-    for d in (full, killed):  # start empty: a stale checkpoint would trigger the kill at once
-        shutil.rmtree(d, ignore_errors=True)
-        os.makedirs(d)
+    fresh_dirs(full, killed)  # a stale checkpoint would trigger the kill at once
 
     def launch(work_dir, port, extra=()):
         return Run(args.config, args.nproc, work_dir, port, options, [*extra, *flags])
