@@ -4,16 +4,14 @@
 # recipe: official cascade_mask_rcnn_hornet_base_7x7_3x_coco_in1k
 # (see _base_/cascade_mask_rcnn_hornet_3x.py)
 # backbone weights: the official det/seg "Pretrained Model" release (ImageNet-1K)
-_base_ = './_base_/cascade_mask_rcnn_hornet_3x.py'
+_base_ = ['./_base_/cascade_mask_rcnn_hornet_3x.py', './_base_/backbones/hornet_b_7x7.py']
 
 model = dict(
     backbone=dict(
-        arch='base',
-        mixer='dw',
+        arch=_base_.variant.arch,
+        mixer=_base_.variant.mixer,
         drop_path_rate=0.7,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://cloud.tsinghua.edu.cn/f/5c86cb3d655d4c17a959/?dl=1')),
-    neck=dict(in_channels=[128, 256, 512, 1024]))
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.checkpoint)),
+    neck=dict(in_channels=_base_.variant.channels))
 
 optim_wrapper = dict(paramwise_cfg=dict(decay_rate=0.8))

@@ -5,17 +5,15 @@
 # (see _base_/cascade_mask_rcnn_hornet_3x.py)
 # GF filters stored at 14x8 / 7x4 (stages 3 / 4), as in the official config
 # backbone weights: the official det/seg "Pretrained Model" release (ImageNet-1K)
-_base_ = './_base_/cascade_mask_rcnn_hornet_3x.py'
+_base_ = ['./_base_/cascade_mask_rcnn_hornet_3x.py', './_base_/backbones/hornet_b_gf.py']
 
 model = dict(
     backbone=dict(
-        arch='base',
-        mixer='gf',
+        arch=_base_.variant.arch,
+        mixer=_base_.variant.mixer,
         gf_sizes=((14, 8), (7, 4)),
         drop_path_rate=0.7,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://cloud.tsinghua.edu.cn/f/6c84935e63b547f383fb/?dl=1')),
-    neck=dict(in_channels=[128, 256, 512, 1024]))
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.checkpoint)),
+    neck=dict(in_channels=_base_.variant.channels))
 
 optim_wrapper = dict(paramwise_cfg=dict(decay_rate=0.8))

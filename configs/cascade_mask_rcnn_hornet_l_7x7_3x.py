@@ -4,16 +4,14 @@
 # recipe: official cascade_mask_rcnn_hornet_large_7x7_3x_coco_in22k
 # (see _base_/cascade_mask_rcnn_hornet_3x.py)
 # backbone weights: the official det/seg "Pretrained Model" release (ImageNet-22K)
-_base_ = './_base_/cascade_mask_rcnn_hornet_3x.py'
+_base_ = ['./_base_/cascade_mask_rcnn_hornet_3x.py', './_base_/backbones/hornet_l_7x7.py']
 
 model = dict(
     backbone=dict(
-        arch='large',
-        mixer='dw',
+        arch=_base_.variant.arch,
+        mixer=_base_.variant.mixer,
         drop_path_rate=0.7,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://cloud.tsinghua.edu.cn/f/a76f7ce114ad4e9c8ffb/?dl=1')),
-    neck=dict(in_channels=[192, 384, 768, 1536]))
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.checkpoint)),
+    neck=dict(in_channels=_base_.variant.channels))
 
 optim_wrapper = dict(optimizer=dict(lr=0.0001))

@@ -6,17 +6,15 @@
 # GF filters stored at 24x13 / 12x7 (stages 3 / 4) as in the official config; the 22K
 # checkpoint's 14x8 / 7x4 filters are resized when loaded (bilinear, align_corners).
 # backbone weights: the official det/seg "Pretrained Model" release (ImageNet-22K)
-_base_ = './_base_/cascade_mask_rcnn_hornet_3x.py'
+_base_ = ['./_base_/cascade_mask_rcnn_hornet_3x.py', './_base_/backbones/hornet_l_gf.py']
 
 model = dict(
     backbone=dict(
-        arch='large',
-        mixer='gf',
+        arch=_base_.variant.arch,
+        mixer=_base_.variant.mixer,
         gf_sizes=((24, 13), (12, 7)),
         drop_path_rate=0.7,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://cloud.tsinghua.edu.cn/f/9253bd0d50c84ab1b71e/?dl=1')),
-    neck=dict(in_channels=[192, 384, 768, 1536]))
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.checkpoint)),
+    neck=dict(in_channels=_base_.variant.channels))
 
 optim_wrapper = dict(optimizer=dict(lr=0.0001))

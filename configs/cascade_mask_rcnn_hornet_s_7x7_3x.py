@@ -4,14 +4,12 @@
 # recipe: official cascade_mask_rcnn_hornet_small_7x7_3x_coco_in1k
 # (see _base_/cascade_mask_rcnn_hornet_3x.py)
 # backbone weights: the official det/seg "Pretrained Model" release (ImageNet-1K)
-_base_ = './_base_/cascade_mask_rcnn_hornet_3x.py'
+_base_ = ['./_base_/cascade_mask_rcnn_hornet_3x.py', './_base_/backbones/hornet_s_7x7.py']
 
 model = dict(
     backbone=dict(
-        arch='small',
-        mixer='dw',
+        arch=_base_.variant.arch,
+        mixer=_base_.variant.mixer,
         drop_path_rate=0.6,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://cloud.tsinghua.edu.cn/f/46422799db2941f7b684/?dl=1')),
-    neck=dict(in_channels=[96, 192, 384, 768]))
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.checkpoint)),
+    neck=dict(in_channels=_base_.variant.channels))

@@ -5,15 +5,13 @@
 # (see _base_/cascade_mask_rcnn_hornet_3x.py)
 # GF filters stored at 14x8 / 7x4 (stages 3 / 4), as in the official config
 # backbone weights: the official det/seg "Pretrained Model" release (ImageNet-1K)
-_base_ = './_base_/cascade_mask_rcnn_hornet_3x.py'
+_base_ = ['./_base_/cascade_mask_rcnn_hornet_3x.py', './_base_/backbones/hornet_s_gf.py']
 
 model = dict(
     backbone=dict(
-        arch='small',
-        mixer='gf',
+        arch=_base_.variant.arch,
+        mixer=_base_.variant.mixer,
         gf_sizes=((14, 8), (7, 4)),
         drop_path_rate=0.6,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://cloud.tsinghua.edu.cn/f/8405c984bf084d2ba85a/?dl=1')),
-    neck=dict(in_channels=[96, 192, 384, 768]))
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.checkpoint)),
+    neck=dict(in_channels=_base_.variant.channels))

@@ -4,14 +4,12 @@
 # recipe: official cascade_mask_rcnn_hornet_tiny_7x7_3x_coco_in1k
 # (see _base_/cascade_mask_rcnn_hornet_3x.py)
 # backbone weights: the official det/seg "Pretrained Model" release (ImageNet-1K)
-_base_ = './_base_/cascade_mask_rcnn_hornet_3x.py'
+_base_ = ['./_base_/cascade_mask_rcnn_hornet_3x.py', './_base_/backbones/hornet_t_7x7.py']
 
 model = dict(
     backbone=dict(
-        arch='tiny',
-        mixer='dw',
+        arch=_base_.variant.arch,
+        mixer=_base_.variant.mixer,
         drop_path_rate=0.4,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://cloud.tsinghua.edu.cn/f/1ca970586c6043709a3f/?dl=1')),
-    neck=dict(in_channels=[64, 128, 256, 512]))
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.checkpoint)),
+    neck=dict(in_channels=_base_.variant.channels))

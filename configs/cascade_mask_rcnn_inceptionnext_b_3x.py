@@ -3,16 +3,13 @@
 # no paper figure: InceptionNeXt reports no detection results; these configs are ours
 # recipe: ConvNeXt's (see _base_/cascade_mask_rcnn_inceptionnext_3x.py);
 # drop path 0.4, layer decay num_layers 12
-_base_ = './_base_/cascade_mask_rcnn_inceptionnext_3x.py'
+_base_ = ['./_base_/cascade_mask_rcnn_inceptionnext_3x.py', './_base_/backbones/inceptionnext_b.py']
 
 model = dict(
     backbone=dict(
-        arch='base',
+        arch=_base_.variant.arch,
         drop_path_rate=0.4,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://github.com/sail-sg/inceptionnext/releases/download/model/'
-            'inceptionnext_base.pth')),
-    neck=dict(in_channels=[128, 256, 512, 1024]))
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.checkpoint)),
+    neck=dict(in_channels=_base_.variant.channels))
 
 optim_wrapper = dict(paramwise_cfg=dict(num_layers=12))

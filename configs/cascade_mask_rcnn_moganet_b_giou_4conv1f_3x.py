@@ -6,17 +6,16 @@
 # (BackboneLayerDecayOptimWrapperConstructor):
 # AdamW lr 1e-4 wd 0.05, decay rate 0.8, num_layers 12; no weight decay on 1-D params and biases.
 # (see _base_/cascade_mask_rcnn_moganet_giou_4conv1f_3x.py)
-_base_ = './_base_/cascade_mask_rcnn_moganet_giou_4conv1f_3x.py'
+_base_ = [
+    './_base_/cascade_mask_rcnn_moganet_giou_4conv1f_3x.py', './_base_/backbones/moganet_b.py'
+]
 
 model = dict(
     backbone=dict(
-        arch='base',
+        arch=_base_.variant.arch,
         drop_path_rate=0.2,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://github.com/Westlake-AI/MogaNet/releases/download/'
-            'moganet-in1k-weights/moganet_base_sz224_8xbs128_ep300.pth.tar')),
-    neck=dict(in_channels=[64, 160, 320, 512]))
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.checkpoint)),
+    neck=dict(in_channels=_base_.variant.channels))
 
 optim_wrapper = dict(
     _delete_=True,

@@ -2,14 +2,11 @@
 # paper (official README): 77.9M params, 405.4 GFLOPs at 1280x800, 51.4 box AP, 44.9 mask AP
 # recipe: official cascade_mask_rcnn_moganet_s_fpn_ms_3x_coco
 # (see _base_/cascade_mask_rcnn_moganet_3x.py)
-_base_ = './_base_/cascade_mask_rcnn_moganet_3x.py'
+_base_ = ['./_base_/cascade_mask_rcnn_moganet_3x.py', './_base_/backbones/moganet_s.py']
 
 model = dict(
     backbone=dict(
-        arch='small',
+        arch=_base_.variant.arch,
         drop_path_rate=0.1,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://github.com/Westlake-AI/MogaNet/releases/download/'
-            'moganet-in1k-weights/moganet_small_sz224_8xbs128_ep300.pth.tar')),
-    neck=dict(in_channels=[64, 128, 320, 512]))
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.checkpoint)),
+    neck=dict(in_channels=_base_.variant.channels))

@@ -8,6 +8,7 @@
 _base_ = [
     'mmdet::_base_/models/cascade-mask-rcnn_r50_fpn.py',
     './_base_/toy_coco_detection.py',
+    './_base_/backbones/moganet_xt.py',
 ]
 
 channels = 64
@@ -28,8 +29,9 @@ box_head = dict(
 rcnn_sampler = dict(
     type='RandomSampler', num=128, pos_fraction=0.25, neg_pos_ub=-1, add_gt_as_proposals=True)
 model = dict(
-    backbone=dict(_delete_=True, type='MogaNet', arch='xtiny', out_indices=(0, 1, 2, 3)),
-    neck=dict(in_channels=[32, 64, 96, 192], out_channels=channels),
+    backbone=dict(
+        _delete_=True, type='MogaNet', arch=_base_.variant.arch, out_indices=(0, 1, 2, 3)),
+    neck=dict(in_channels=_base_.variant.channels, out_channels=channels),
     rpn_head=dict(in_channels=channels, feat_channels=channels),
     roi_head=dict(
         bbox_roi_extractor=dict(out_channels=channels),

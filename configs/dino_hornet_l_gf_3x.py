@@ -8,22 +8,20 @@
 # detection configs (filters 24x13 / 12x7, drop path 0.7, the det "Pretrained Model" weights). Its
 # four outputs have Swin-L's channels (192-1536), so DINO's ChannelMapper is unchanged; with_cp as
 # in the Swin-L config.
-_base_ = 'mmdet::dino/dino-5scale_swin-l_8xb2-36e_coco.py'
+_base_ = ['mmdet::dino/dino-5scale_swin-l_8xb2-36e_coco.py', './_base_/backbones/hornet_l_gf.py']
 custom_imports = dict(imports=['mmmoga'], allow_failed_imports=False)
 
 model = dict(
     backbone=dict(
         _delete_=True,
         type='HorNet',
-        arch='large',
-        mixer='gf',
+        arch=_base_.variant.arch,
+        mixer=_base_.variant.mixer,
         gf_sizes=((24, 13), (12, 7)),
         drop_path_rate=0.7,
         out_indices=(0, 1, 2, 3),
         with_cp=True,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://cloud.tsinghua.edu.cn/f/9253bd0d50c84ab1b71e/?dl=1')))
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.checkpoint)))
 
 # crash-safe checkpoints (atomic, ordered writes) and a stop on a non-finite loss: docs/faults.md
 default_hooks = dict(

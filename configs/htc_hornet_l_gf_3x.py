@@ -11,7 +11,7 @@
 # 24x13 / 12x7), drop path 0.7, AdamW lr 1e-4 wd 0.05, HorNet layer-wise decay 0.7 over 12 layers,
 # fp32, 36 epochs (steps 27, 33; warm-up 500). Semantic maps: data/coco/stuffthingmaps/train2017/
 # (see mmdet's HTC README).
-_base_ = 'mmdet::htc/htc_r50_fpn_1x_coco.py'
+_base_ = ['mmdet::htc/htc_r50_fpn_1x_coco.py', './_base_/backbones/hornet_l_gf.py']
 custom_imports = dict(imports=['mmmoga'], allow_failed_imports=False)
 
 
@@ -37,15 +37,13 @@ model = dict(
     backbone=dict(
         _delete_=True,
         type='HorNet',
-        arch='large',
-        mixer='gf',
+        arch=_base_.variant.arch,
+        mixer=_base_.variant.mixer,
         gf_sizes=((24, 13), (12, 7)),
         drop_path_rate=0.7,
         out_indices=(0, 1, 2, 3),
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://cloud.tsinghua.edu.cn/f/9253bd0d50c84ab1b71e/?dl=1')),
-    neck=dict(in_channels=[192, 384, 768, 1536]),
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.checkpoint)),
+    neck=dict(in_channels=_base_.variant.channels),
     roi_head=dict(bbox_head=[
         giou_4conv1f_head([0.1, 0.1, 0.2, 0.2]),
         giou_4conv1f_head([0.05, 0.05, 0.1, 0.1]),

@@ -9,9 +9,9 @@
 # of 512, wd 1e-8, no warmup, cosine, 30 epochs, no Mixup / CutMix), without its EMA and layer-wise
 # decay (the paper: neither helped Conv2Former). Reconstructed: the official repository has no
 # fine-tuning script.
-_base_ = './_base_/imagenet_conv2former.py'
+_base_ = ['./_base_/imagenet_conv2former.py', './_base_/backbones/conv2former_l.py']
 
-model = dict(backbone=dict(arch='large', drop_path_rate=0.3), train_cfg=None)
+model = dict(backbone=dict(arch=_base_.variant.arch, drop_path_rate=0.3), train_cfg=None)
 train_dataloader = dict(batch_size=64)
 optim_wrapper = dict(optimizer=dict(lr=5e-5, weight_decay=1e-8))
 param_scheduler = [dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=True, begin=0)]

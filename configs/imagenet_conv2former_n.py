@@ -4,6 +4,6 @@
 #   1sgO-UhF27UQrGtfKJzck3A (code 6ku9)
 # kernel 7: the current official N (11 before January 2025); a checkpoint with another kernel
 # is refused, naming the fix
-_base_ = './_base_/imagenet_conv2former.py'
+_base_ = ['./_base_/imagenet_conv2former.py', './_base_/backbones/conv2former_n.py']
 
-model = dict(backbone=dict(arch='nano', drop_path_rate=0.1))
+model = dict(backbone=dict(arch=_base_.variant.arch, drop_path_rate=0.1))

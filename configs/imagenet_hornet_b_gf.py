@@ -1,10 +1,11 @@
 # ImageNet-1K | HorNet-B (GF) | 224x224 | 4 nodes x 8 GPUs x 64 images x 2 accumulation steps
 # paper (HorNet Table 1 / README): 88M params, 15.5G FLOPs, 84.3 top-1
 # release (Tsinghua Cloud): https://cloud.tsinghua.edu.cn/f/c212d1d8a3914b47a5c1/?dl=1
-_base_ = './_base_/imagenet_hornet.py'
+_base_ = ['./_base_/imagenet_hornet.py', './_base_/backbones/hornet_b_gf.py']
 
 model = dict(
-    backbone=dict(arch='base', mixer='gf', drop_path_rate=0.5), head=dict(in_channels=1024))
+    backbone=dict(arch=_base_.variant.arch, mixer=_base_.variant.mixer, drop_path_rate=0.5),
+    head=dict(in_channels=_base_.variant.channels[-1]))
 optim_wrapper = dict(clip_grad=dict(max_norm=1.0), accumulative_counts=2)
 # RandAugment rand-m15-mstd0.5-inc1 for this row (TRAINING.md)
 bgr_mean = [103.53, 116.28, 123.675]

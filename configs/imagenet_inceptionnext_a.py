@@ -5,10 +5,10 @@
 # for a batch of 1280, 5 warmup epochs from 5e-7, cosine to 5e-7, 600 epochs, drop path 0.1 (the
 # script's intent; it passes $DATA_PATH by mistake), RandAugment rand-m5-inc1-mstd101 (uniform
 # magnitude), no colour jitter, Mixup 0.2 / CutMix 1.0, random erasing 0.1.
-_base_ = './_base_/imagenet_inceptionnext.py'
+_base_ = ['./_base_/imagenet_inceptionnext.py', './_base_/backbones/inceptionnext_a.py']
 
 model = dict(
-    backbone=dict(arch='atto', drop_path_rate=0.1),
+    backbone=dict(arch=_base_.variant.arch, drop_path_rate=0.1),
     head=dict(in_channels=960),
     train_cfg=dict(augments=[dict(type='Mixup', alpha=0.2),
                              dict(type='CutMix', alpha=1.0)]))

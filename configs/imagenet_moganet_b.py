@@ -3,7 +3,9 @@
 # with the EMA weights (`state_dict_ema` of the release; mmengine loads its `state_dict`)
 # release: https://github.com/Westlake-AI/MogaNet/releases/download/moganet-in1k-weights/
 #   moganet_base_sz224_8xbs128_ep300.pth.tar
-_base_ = './_base_/imagenet_moganet.py'
+_base_ = ['./_base_/imagenet_moganet.py', './_base_/backbones/moganet_b.py']
 
-model = dict(backbone=dict(arch='base', drop_path_rate=0.2), head=dict(in_channels=512))
+model = dict(
+    backbone=dict(arch=_base_.variant.arch, drop_path_rate=0.2),
+    head=dict(in_channels=_base_.variant.channels[-1]))
 optim_wrapper = dict(optimizer=dict(weight_decay=0.05))

@@ -2,7 +2,9 @@
 # paper (MogaNet README / TRAINING.md): 5.20M params, 1.10G FLOPs, 79.0 top-1
 # release: https://github.com/Westlake-AI/MogaNet/releases/download/moganet-in1k-weights/
 #   moganet_tiny_sz224_8xbs128_ep300.pth.tar
-_base_ = './_base_/imagenet_moganet_light.py'
+_base_ = ['./_base_/imagenet_moganet_light.py', './_base_/backbones/moganet_t.py']
 
-model = dict(backbone=dict(arch='tiny', drop_path_rate=0.1), head=dict(in_channels=256))
+model = dict(
+    backbone=dict(arch=_base_.variant.arch, drop_path_rate=0.1),
+    head=dict(in_channels=_base_.variant.channels[-1]))
 optim_wrapper = dict(optimizer=dict(weight_decay=0.04))

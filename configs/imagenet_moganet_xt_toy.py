@@ -4,13 +4,13 @@
 # head layout), optimizer and LR schedule shape, with 3 classes, small images, no Mixup / CutMix
 # and a short schedule. Chance level is 1/3 top-1.
 # Data: python tools/misc/make_toy_data.py --tasks cls   (writes data/toy/cls/{train,val}/<class>/)
-_base_ = './_base_/imagenet_moganet_light.py'
+_base_ = ['./_base_/imagenet_moganet_light.py', './_base_/backbones/moganet_xt.py']
 
 classes = ('circle', 'square', 'triangle')  # CustomDataset's order: sorted folder names
 data_preprocessor = dict(num_classes=len(classes))
 model = dict(
-    backbone=dict(arch='xtiny', drop_path_rate=0.),
-    head=dict(num_classes=len(classes), in_channels=192),
+    backbone=dict(arch=_base_.variant.arch, drop_path_rate=0.),
+    head=dict(num_classes=len(classes), in_channels=_base_.variant.channels[-1]),
     train_cfg=None)
 
 data_root = 'data/toy/cls/'

@@ -12,23 +12,24 @@
 # multiplier 0.1 is replaced by HorNet's own stage-wise LR decay 0.8 over num_layers 12 (backbone
 # LR x0.055-0.134, the neighbourhood of 0.1) with no weight decay on norms, layer scales and
 # biases (the HorNet rule); Mask2Former's query and level embeddings keep no weight decay.
-_base_ = 'mmseg::mask2former/mask2former_swin-l-in22k-384x384-pre_8xb2-160k_ade20k-640x640.py'
+_base_ = [
+    'mmseg::mask2former/mask2former_swin-l-in22k-384x384-pre_8xb2-160k_ade20k-640x640.py',
+    './_base_/backbones/hornet_l_gf.py'
+]
 custom_imports = dict(imports=['mmmoga', 'mmdet.models'], allow_failed_imports=False)
 
 model = dict(
     backbone=dict(
         _delete_=True,
         type='mmmoga.HorNet',
-        arch='large',
-        mixer='gf',
+        arch=_base_.variant.arch,
+        mixer=_base_.variant.mixer,
         gf_sizes=((24, 13), (12, 7)),
         drop_path_rate=0.4,
         with_cp=True,
         out_indices=(0, 1, 2, 3),
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://cloud.tsinghua.edu.cn/f/9253bd0d50c84ab1b71e/?dl=1')),
-    decode_head=dict(in_channels=[192, 384, 768, 1536]))
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.checkpoint)),
+    decode_head=dict(in_channels=_base_.variant.channels))
 
 no_decay = dict(decay_mult=0.)
 optim_wrapper = dict(

@@ -9,19 +9,22 @@
 # conv2former_t from the link in the official README (HVision-NKU/Conv2Former), save it as
 # pretrained/conv2former_t_1k.pth (or pass --cfg-options model.backbone.init_cfg.checkpoint=PATH);
 # the loader names the link and code if the file is missing.
-_base_ = 'mmdet::convnext/mask-rcnn_convnext-t-p4-w7_fpn_amp-ms-crop-3x_coco.py'
+_base_ = [
+    'mmdet::convnext/mask-rcnn_convnext-t-p4-w7_fpn_amp-ms-crop-3x_coco.py',
+    './_base_/backbones/conv2former_t.py'
+]
 custom_imports = dict(imports=['mmmoga'], allow_failed_imports=False)
 
 model = dict(
     backbone=dict(
         _delete_=True,
         type='Conv2Former',
-        arch='t',
+        arch=_base_.variant.arch,
         out_indices=(0, 1, 2, 3),
         out_norm_cfg=dict(type='LN2d'),
         drop_path_rate=0.2,
-        init_cfg=dict(type='Pretrained', checkpoint='pretrained/conv2former_t_1k.pth')),
-    neck=dict(in_channels=[72, 144, 288, 576]))
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.checkpoint)),
+    neck=dict(in_channels=_base_.variant.channels))
 
 optim_wrapper = dict(constructor='BackboneLayerDecayOptimWrapperConstructor')
 auto_scale_lr = dict(enable=False, base_batch_size=16)

@@ -2,16 +2,13 @@
 # no paper figure: InceptionNeXt reports no detection results; these configs are ours
 # recipe: ConvNeXt's (see _base_/mask_rcnn_inceptionnext_1x.py);
 # drop path 0.3, layer decay num_layers 12
-_base_ = './_base_/mask_rcnn_inceptionnext_1x.py'
+_base_ = ['./_base_/mask_rcnn_inceptionnext_1x.py', './_base_/backbones/inceptionnext_s.py']
 
 model = dict(
     backbone=dict(
-        arch='small',
+        arch=_base_.variant.arch,
         drop_path_rate=0.3,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://github.com/sail-sg/inceptionnext/releases/download/model/'
-            'inceptionnext_small.pth')),
-    neck=dict(in_channels=[96, 192, 384, 768]))
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.checkpoint)),
+    neck=dict(in_channels=_base_.variant.channels))
 
 optim_wrapper = dict(paramwise_cfg=dict(num_layers=12))

@@ -2,14 +2,11 @@
 # no paper figure: InceptionNeXt reports no detection results; these configs are ours
 # recipe: ConvNeXt's (see _base_/mask_rcnn_inceptionnext_1x.py);
 # drop path 0.2, layer decay num_layers 6
-_base_ = './_base_/mask_rcnn_inceptionnext_1x.py'
+_base_ = ['./_base_/mask_rcnn_inceptionnext_1x.py', './_base_/backbones/inceptionnext_t.py']
 
 model = dict(
     backbone=dict(
-        arch='tiny',
+        arch=_base_.variant.arch,
         drop_path_rate=0.2,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://github.com/sail-sg/inceptionnext/releases/download/model/'
-            'inceptionnext_tiny.pth')),
-    neck=dict(in_channels=[96, 192, 384, 768]))
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.checkpoint)),
+    neck=dict(in_channels=_base_.variant.channels))

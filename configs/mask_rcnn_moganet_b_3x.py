@@ -3,14 +3,11 @@
 # drop path 0.3 as in the official 3x config (its 1x config uses 0.2)
 # recipe: official mask_rcnn_moganet_b_fpn_mstrain_480-800_3x_coco
 # (see _base_/mask_rcnn_moganet_3x.py)
-_base_ = './_base_/mask_rcnn_moganet_3x.py'
+_base_ = ['./_base_/mask_rcnn_moganet_3x.py', './_base_/backbones/moganet_b.py']
 
 model = dict(
     backbone=dict(
-        arch='base',
+        arch=_base_.variant.arch,
         drop_path_rate=0.3,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://github.com/Westlake-AI/MogaNet/releases/download/'
-            'moganet-in1k-weights/moganet_base_sz224_8xbs128_ep300.pth.tar')),
-    neck=dict(in_channels=[64, 160, 320, 512]))
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.checkpoint)),
+    neck=dict(in_channels=_base_.variant.channels))

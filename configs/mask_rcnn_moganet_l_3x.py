@@ -4,14 +4,11 @@
 # MogaNet-L Mask R-CNN, the same model as the 1x row: 102.1M / 495.3G)
 # recipe: official mask_rcnn_moganet_l_fpn_mstrain_480-800_3x_coco
 # (see _base_/mask_rcnn_moganet_3x.py)
-_base_ = './_base_/mask_rcnn_moganet_3x.py'
+_base_ = ['./_base_/mask_rcnn_moganet_3x.py', './_base_/backbones/moganet_l.py']
 
 model = dict(
     backbone=dict(
-        arch='large',
+        arch=_base_.variant.arch,
         drop_path_rate=0.3,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://github.com/Westlake-AI/MogaNet/releases/download/'
-            'moganet-in1k-weights/moganet_large_sz224_8xbs64_ep300.pth.tar')),
-    neck=dict(in_channels=[64, 160, 320, 640]))
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.checkpoint)),
+    neck=dict(in_channels=_base_.variant.channels))

@@ -1,13 +1,10 @@
 # Mask R-CNN 1x | MogaNet-T (ImageNet-1K) | COCO | 8 GPUs x 2 images
 # paper: 25.0M params, 191.7 GFLOPs at 1280x800, 42.6 box AP, 39.1 mask AP
-_base_ = './_base_/mask_rcnn_moganet_1x.py'
+_base_ = ['./_base_/mask_rcnn_moganet_1x.py', './_base_/backbones/moganet_t.py']
 
 model = dict(
     backbone=dict(
-        arch='tiny',
+        arch=_base_.variant.arch,
         drop_path_rate=0.1,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://github.com/Westlake-AI/MogaNet/releases/download/'
-            'moganet-in1k-weights/moganet_tiny_sz224_8xbs128_ep300.pth.tar')),
-    neck=dict(in_channels=[32, 64, 128, 256]))
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.checkpoint)),
+    neck=dict(in_channels=_base_.variant.channels))

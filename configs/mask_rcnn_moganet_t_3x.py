@@ -2,14 +2,11 @@
 # paper (official README): 25.0M params, 191.7 GFLOPs at 1280x800, 45.3 box AP, 40.7 mask AP
 # recipe: official mask_rcnn_moganet_t_fpn_mstrain_480-800_3x_coco
 # (see _base_/mask_rcnn_moganet_3x.py)
-_base_ = './_base_/mask_rcnn_moganet_3x.py'
+_base_ = ['./_base_/mask_rcnn_moganet_3x.py', './_base_/backbones/moganet_t.py']
 
 model = dict(
     backbone=dict(
-        arch='tiny',
+        arch=_base_.variant.arch,
         drop_path_rate=0.1,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://github.com/Westlake-AI/MogaNet/releases/download/'
-            'moganet-in1k-weights/moganet_tiny_sz224_8xbs128_ep300.pth.tar')),
-    neck=dict(in_channels=[32, 64, 128, 256]))
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.checkpoint)),
+    neck=dict(in_channels=_base_.variant.channels))

@@ -4,14 +4,11 @@
 # iterations, batch 32, AdamW 2e-4, poly 0.9), drop path 0.2 (paper Table 10), SyncBN
 # backbone + SyncBN stage-output norms as the maintainers say
 # (_base_/semfpn_inceptionnext_40k.py)
-_base_ = './_base_/semfpn_inceptionnext_40k.py'
+_base_ = ['./_base_/semfpn_inceptionnext_40k.py', './_base_/backbones/inceptionnext_s.py']
 
 model = dict(
     backbone=dict(
-        arch='small',
+        arch=_base_.variant.arch,
         drop_path_rate=0.2,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://github.com/sail-sg/inceptionnext/releases/download/model/'
-            'inceptionnext_small.pth')),
-    neck=dict(in_channels=[96, 192, 384, 768]))
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.checkpoint)),
+    neck=dict(in_channels=_base_.variant.channels))

@@ -3,14 +3,11 @@
 # 50.2 mIoU, 63.0 mAcc (single scale)
 # recipe: the official fpn_moganet_large_80k_ade20k (see _base_/semfpn_moganet_80k.py),
 # drop path 0.3, AlignResize test
-_base_ = './_base_/semfpn_moganet_80k.py'
+_base_ = ['./_base_/semfpn_moganet_80k.py', './_base_/backbones/moganet_l.py']
 
 model = dict(
     backbone=dict(
-        arch='large',
+        arch=_base_.variant.arch,
         drop_path_rate=0.3,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://github.com/Westlake-AI/MogaNet/releases/download/'
-            'moganet-in1k-weights/moganet_large_sz224_8xbs64_ep300.pth.tar')),
-    neck=dict(in_channels=[64, 160, 320, 640]))
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.checkpoint)),
+    neck=dict(in_channels=_base_.variant.channels))

@@ -3,14 +3,11 @@
 # 47.7 mIoU, 59.8 mAcc (single scale)
 # recipe: the official fpn_moganet_small_80k_ade20k (see _base_/semfpn_moganet_80k.py),
 # drop path 0.1, AlignResize test
-_base_ = './_base_/semfpn_moganet_80k.py'
+_base_ = ['./_base_/semfpn_moganet_80k.py', './_base_/backbones/moganet_s.py']
 
 model = dict(
     backbone=dict(
-        arch='small',
+        arch=_base_.variant.arch,
         drop_path_rate=0.1,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://github.com/Westlake-AI/MogaNet/releases/download/'
-            'moganet-in1k-weights/moganet_small_sz224_8xbs128_ep300.pth.tar')),
-    neck=dict(in_channels=[64, 128, 320, 512]))
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.checkpoint)),
+    neck=dict(in_channels=_base_.variant.channels))

@@ -3,14 +3,11 @@
 # 43.1 mIoU, 55.4 mAcc (single scale)
 # recipe: the official fpn_moganet_tiny_80k_ade20k (see _base_/semfpn_moganet_80k.py),
 # drop path 0.1, AlignResize test
-_base_ = './_base_/semfpn_moganet_80k.py'
+_base_ = ['./_base_/semfpn_moganet_80k.py', './_base_/backbones/moganet_t.py']
 
 model = dict(
     backbone=dict(
-        arch='tiny',
+        arch=_base_.variant.arch,
         drop_path_rate=0.1,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://github.com/Westlake-AI/MogaNet/releases/download/'
-            'moganet-in1k-weights/moganet_tiny_sz224_8xbs128_ep300.pth.tar')),
-    neck=dict(in_channels=[32, 64, 128, 256]))
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.checkpoint)),
+    neck=dict(in_channels=_base_.variant.channels))

@@ -9,6 +9,7 @@ _base_ = [
     'mmseg::_base_/models/fpn_r50.py',
     'mmseg::_base_/datasets/ade20k.py',
     'mmseg::_base_/default_runtime.py',
+    './_base_/backbones/moganet_xt.py',
 ]
 custom_imports = dict(imports=['mmmoga'], allow_failed_imports=False)
 
@@ -18,8 +19,9 @@ channels = 64
 model = dict(
     data_preprocessor=dict(size=crop_size),
     pretrained=None,
-    backbone=dict(_delete_=True, type='MogaNet', arch='xtiny', out_indices=(0, 1, 2, 3)),
-    neck=dict(in_channels=[32, 64, 96, 192], out_channels=channels),
+    backbone=dict(
+        _delete_=True, type='MogaNet', arch=_base_.variant.arch, out_indices=(0, 1, 2, 3)),
+    neck=dict(in_channels=_base_.variant.channels, out_channels=channels),
     decode_head=dict(in_channels=[channels] * 4, channels=32, num_classes=4))
 
 data_root = 'data/toy/ade20k/'

@@ -4,12 +4,13 @@
 # codec and data format, at 128x96 input with a thinner heatmap head (3 deconvs of 64) and a
 # short schedule, evaluated with COCO keypoint AP on the ground-truth boxes.
 # Data: python tools/misc/make_toy_data.py --tasks coco_pose   (writes data/toy/coco_pose)
-_base_ = './_base_/topdown_heatmap_moganet_coco_256x192.py'
+_base_ = ['./_base_/topdown_heatmap_moganet_coco_256x192.py', './_base_/backbones/moganet_xt.py']
 
 codec = dict(type='MSRAHeatmap', input_size=(96, 128), heatmap_size=(24, 32), sigma=2)
 model = dict(
-    backbone=dict(arch='xtiny', drop_path_rate=0., init_cfg=None),
-    head=dict(in_channels=192, deconv_out_channels=(64, 64, 64), decoder=codec))
+    backbone=dict(arch=_base_.variant.arch, drop_path_rate=0., init_cfg=None),
+    head=dict(
+        in_channels=_base_.variant.channels[-1], deconv_out_channels=(64, 64, 64), decoder=codec))
 
 data_root = 'data/toy/coco_pose/'
 train_pipeline = [

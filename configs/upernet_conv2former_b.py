@@ -6,12 +6,15 @@
 # weights: the official Conv2Former-B ImageNet-1K checkpoint is published only on Baidu Netdisk,
 # without a direct URL: download it to pretrained/conv2former_b_1k.pth (without it, training stops
 # with the share link and its extraction code).
-_base_ = ['./_base_/upernet_conv2former_160k.py', './_base_/ade20k_512x512.py']
+_base_ = [
+    './_base_/upernet_conv2former_160k.py', './_base_/ade20k_512x512.py',
+    './_base_/backbones/conv2former_b.py'
+]
 
 model = dict(
     backbone=dict(
-        arch='base',
+        arch=_base_.variant.arch,
         drop_path_rate=0.5,
-        init_cfg=dict(type='Pretrained', checkpoint='pretrained/conv2former_b_1k.pth')),
-    decode_head=dict(in_channels=[96, 192, 384, 768]),
-    auxiliary_head=dict(in_channels=384))
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.checkpoint)),
+    decode_head=dict(in_channels=_base_.variant.channels),
+    auxiliary_head=dict(in_channels=_base_.variant.channels[2]))

@@ -7,13 +7,16 @@
 # released L weights) is published only on Baidu Netdisk, without a direct URL: download it to
 # pretrained/conv2former_l_22k.pth (without it, training stops with the share link and its
 # extraction code).
-_base_ = ['./_base_/upernet_conv2former_160k.py', './_base_/ade20k_640x640.py']
+_base_ = [
+    './_base_/upernet_conv2former_160k.py', './_base_/ade20k_640x640.py',
+    './_base_/backbones/conv2former_l.py'
+]
 
 model = dict(
     data_preprocessor=dict(size=(640, 640)),
     backbone=dict(
-        arch='large',
+        arch=_base_.variant.arch,
         drop_path_rate=0.4,
-        init_cfg=dict(type='Pretrained', checkpoint='pretrained/conv2former_l_22k.pth')),
-    decode_head=dict(in_channels=[128, 256, 512, 1024]),
-    auxiliary_head=dict(in_channels=512))
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.checkpoint)),
+    decode_head=dict(in_channels=_base_.variant.channels),
+    auxiliary_head=dict(in_channels=_base_.variant.channels[2]))

@@ -4,15 +4,16 @@
 # recipe: the official upernet_hornet_base_7x7_512_160k_ade20k (see _base_/upernet_hornet_160k.py):
 # drop path 0.4; stage-wise LR decay 0.9 over num_layers 12; weights: the "Pretrained Model" file of
 # the official segmentation README
-_base_ = ['./_base_/upernet_hornet_160k.py', './_base_/ade20k_512x512.py']
+_base_ = [
+    './_base_/upernet_hornet_160k.py', './_base_/ade20k_512x512.py',
+    './_base_/backbones/hornet_b_7x7.py'
+]
 
 model = dict(
     backbone=dict(
-        arch='base',
-        mixer='dw',
+        arch=_base_.variant.arch,
+        mixer=_base_.variant.mixer,
         drop_path_rate=0.4,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://cloud.tsinghua.edu.cn/f/5c86cb3d655d4c17a959/?dl=1')),
-    decode_head=dict(in_channels=[128, 256, 512, 1024]),
-    auxiliary_head=dict(in_channels=512))
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.checkpoint)),
+    decode_head=dict(in_channels=_base_.variant.channels),
+    auxiliary_head=dict(in_channels=_base_.variant.channels[2]))

@@ -7,21 +7,22 @@
 # load); gradient clipping max_norm 0.1; 640 crops, sliding test crop 640 stride 426; activation
 # checkpointing (official use_checkpoint=True); weights: the "Pretrained Model" file of the official
 # segmentation README
-_base_ = ['./_base_/upernet_hornet_160k.py', './_base_/ade20k_640x640.py']
+_base_ = [
+    './_base_/upernet_hornet_160k.py', './_base_/ade20k_640x640.py',
+    './_base_/backbones/hornet_l_gf.py'
+]
 
 model = dict(
     data_preprocessor=dict(size=(640, 640)),
     backbone=dict(
-        arch='large',
-        mixer='gf',
+        arch=_base_.variant.arch,
+        mixer=_base_.variant.mixer,
         gf_sizes=((24, 13), (12, 7)),
         drop_path_rate=0.4,
         with_cp=True,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://cloud.tsinghua.edu.cn/f/9253bd0d50c84ab1b71e/?dl=1')),
-    decode_head=dict(in_channels=[192, 384, 768, 1536]),
-    auxiliary_head=dict(in_channels=768),
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.checkpoint)),
+    decode_head=dict(in_channels=_base_.variant.channels),
+    auxiliary_head=dict(in_channels=_base_.variant.channels[2]),
     test_cfg=dict(crop_size=(640, 640), stride=(426, 426)))
 optim_wrapper = dict(
     paramwise_cfg=dict(decay_rate=0.8, num_layers=12), clip_grad=dict(max_norm=0.1, norm_type=2))

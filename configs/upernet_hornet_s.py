@@ -5,15 +5,16 @@
 # drop path 0.3; stage-wise LR decay 0.9 over num_layers 12; weights: the "Pretrained Model" file of
 # the official segmentation README. The same model and recipe as upernet_hornet_s_fpn.py (the
 # FPN baseline of the HorFPN study, Table 3), which loads the ImageNet release instead
-_base_ = ['./_base_/upernet_hornet_160k.py', './_base_/ade20k_512x512.py']
+_base_ = [
+    './_base_/upernet_hornet_160k.py', './_base_/ade20k_512x512.py',
+    './_base_/backbones/hornet_s_7x7.py'
+]
 
 model = dict(
     backbone=dict(
-        arch='small',
-        mixer='dw',
+        arch=_base_.variant.arch,
+        mixer=_base_.variant.mixer,
         drop_path_rate=0.3,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://cloud.tsinghua.edu.cn/f/46422799db2941f7b684/?dl=1')),
-    decode_head=dict(in_channels=[96, 192, 384, 768]),
-    auxiliary_head=dict(in_channels=384))
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.checkpoint)),
+    decode_head=dict(in_channels=_base_.variant.channels),
+    auxiliary_head=dict(in_channels=_base_.variant.channels[2]))

@@ -6,17 +6,18 @@
 # (12, 7) as the official segmentation code (the ImageNet weights hold 14x8 / 7x4 and are resized on
 # load); gradient clipping max_norm 1; weights: the "Pretrained Model" file of the official
 # segmentation README
-_base_ = ['./_base_/upernet_hornet_160k.py', './_base_/ade20k_512x512.py']
+_base_ = [
+    './_base_/upernet_hornet_160k.py', './_base_/ade20k_512x512.py',
+    './_base_/backbones/hornet_s_gf.py'
+]
 
 model = dict(
     backbone=dict(
-        arch='small',
-        mixer='gf',
+        arch=_base_.variant.arch,
+        mixer=_base_.variant.mixer,
         gf_sizes=((24, 13), (12, 7)),
         drop_path_rate=0.3,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://cloud.tsinghua.edu.cn/f/8405c984bf084d2ba85a/?dl=1')),
-    decode_head=dict(in_channels=[96, 192, 384, 768]),
-    auxiliary_head=dict(in_channels=384))
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.checkpoint)),
+    decode_head=dict(in_channels=_base_.variant.channels),
+    auxiliary_head=dict(in_channels=_base_.variant.channels[2]))
 optim_wrapper = dict(clip_grad=dict(max_norm=1, norm_type=2))

@@ -4,16 +4,17 @@
 # recipe: the official upernet_hornet_tiny_7x7_512_160k_ade20k (see _base_/upernet_hornet_160k.py):
 # drop path 0.4; stage-wise LR decay 0.9 over num_layers 6; weights: the "Pretrained Model" file of
 # the official segmentation README
-_base_ = ['./_base_/upernet_hornet_160k.py', './_base_/ade20k_512x512.py']
+_base_ = [
+    './_base_/upernet_hornet_160k.py', './_base_/ade20k_512x512.py',
+    './_base_/backbones/hornet_t_7x7.py'
+]
 
 model = dict(
     backbone=dict(
-        arch='tiny',
-        mixer='dw',
+        arch=_base_.variant.arch,
+        mixer=_base_.variant.mixer,
         drop_path_rate=0.4,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://cloud.tsinghua.edu.cn/f/1ca970586c6043709a3f/?dl=1')),
-    decode_head=dict(in_channels=[64, 128, 256, 512]),
-    auxiliary_head=dict(in_channels=256))
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.checkpoint)),
+    decode_head=dict(in_channels=_base_.variant.channels),
+    auxiliary_head=dict(in_channels=_base_.variant.channels[2]))
 optim_wrapper = dict(paramwise_cfg=dict(decay_rate=0.9, num_layers=6))

@@ -4,15 +4,15 @@
 # recipe: no official code; Swin's UperNet settings as the paper says, drop path 0.4
 # (paper Table 10), SyncBN backbone + SyncBN stage-output norms as the maintainers say
 # (_base_/upernet_inceptionnext_160k.py)
-_base_ = ['./_base_/upernet_inceptionnext_160k.py', './_base_/ade20k_512x512.py']
+_base_ = [
+    './_base_/upernet_inceptionnext_160k.py', './_base_/ade20k_512x512.py',
+    './_base_/backbones/inceptionnext_b.py'
+]
 
 model = dict(
     backbone=dict(
-        arch='base',
+        arch=_base_.variant.arch,
         drop_path_rate=0.4,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://github.com/sail-sg/inceptionnext/releases/download/model/'
-            'inceptionnext_base.pth')),
-    decode_head=dict(in_channels=[128, 256, 512, 1024]),
-    auxiliary_head=dict(in_channels=512))
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.checkpoint)),
+    decode_head=dict(in_channels=_base_.variant.channels),
+    auxiliary_head=dict(in_channels=_base_.variant.channels[2]))

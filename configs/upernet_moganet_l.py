@@ -3,15 +3,15 @@
 # 50.9 mIoU, 63.5 mAcc (single scale)
 # recipe: the official upernet_moganet_large_512x512_160k_ade20k (see
 # _base_/upernet_moganet_160k.py), drop path 0.3, AlignResize test
-_base_ = ['./_base_/upernet_moganet_160k.py', './_base_/ade20k_512x512_alignresize.py']
+_base_ = [
+    './_base_/upernet_moganet_160k.py', './_base_/ade20k_512x512_alignresize.py',
+    './_base_/backbones/moganet_l.py'
+]
 
 model = dict(
     backbone=dict(
-        arch='large',
+        arch=_base_.variant.arch,
         drop_path_rate=0.3,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://github.com/Westlake-AI/MogaNet/releases/download/'
-            'moganet-in1k-weights/moganet_large_sz224_8xbs64_ep300.pth.tar')),
-    decode_head=dict(in_channels=[64, 160, 320, 640]),
-    auxiliary_head=dict(in_channels=320))
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.checkpoint)),
+    decode_head=dict(in_channels=_base_.variant.channels),
+    auxiliary_head=dict(in_channels=_base_.variant.channels[2]))

@@ -3,15 +3,15 @@
 # 49.2 mIoU, 61.6 mAcc (single scale)
 # recipe: the official upernet_moganet_small_512x512_160k_ade20k (see
 # _base_/upernet_moganet_160k.py), drop path 0.1, AlignResize test
-_base_ = ['./_base_/upernet_moganet_160k.py', './_base_/ade20k_512x512_alignresize.py']
+_base_ = [
+    './_base_/upernet_moganet_160k.py', './_base_/ade20k_512x512_alignresize.py',
+    './_base_/backbones/moganet_s.py'
+]
 
 model = dict(
     backbone=dict(
-        arch='small',
+        arch=_base_.variant.arch,
         drop_path_rate=0.1,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://github.com/Westlake-AI/MogaNet/releases/download/'
-            'moganet-in1k-weights/moganet_small_sz224_8xbs128_ep300.pth.tar')),
-    decode_head=dict(in_channels=[64, 128, 320, 512]),
-    auxiliary_head=dict(in_channels=320))
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.checkpoint)),
+    decode_head=dict(in_channels=_base_.variant.channels),
+    auxiliary_head=dict(in_channels=_base_.variant.channels[2]))

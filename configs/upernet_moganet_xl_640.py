@@ -7,16 +7,16 @@
 # but Westlake-AI released no IN-21K MogaNet-XL checkpoint; init_cfg loads the only released
 # XL weights (ImageNet-1K, 85.1 top-1), which are not the paper's starting point. Point
 # init_cfg.checkpoint at IN-21K weights if you have them.
-_base_ = ['./_base_/upernet_moganet_160k.py', './_base_/ade20k_640x640_alignresize.py']
+_base_ = [
+    './_base_/upernet_moganet_160k.py', './_base_/ade20k_640x640_alignresize.py',
+    './_base_/backbones/moganet_xl.py'
+]
 
 model = dict(
     data_preprocessor=dict(size=(640, 640)),
     backbone=dict(
-        arch='xlarge',
+        arch=_base_.variant.arch,
         drop_path_rate=0.4,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://github.com/Westlake-AI/MogaNet/releases/download/'
-            'moganet-in1k-weights/moganet_xlarge_sz224_8xbs64_ep300.pth.tar')),
-    decode_head=dict(in_channels=[96, 192, 480, 960]),
-    auxiliary_head=dict(in_channels=480))
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.checkpoint)),
+    decode_head=dict(in_channels=_base_.variant.channels),
+    auxiliary_head=dict(in_channels=_base_.variant.channels[2]))

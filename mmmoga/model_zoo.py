@@ -1,11 +1,12 @@
 """The model zoo as data: one metafile per family in OpenMMLab's model-index format.
 
-``model-index.yml`` imports ``metafiles/{moganet,hornet,conv2former,inceptionnext,horfpn}.yml``;
-each lists its configs under ``Models``. This module loads them, validates every entry against the
-schema below, measures the figures the metafiles claim (parameters of the model the config builds,
-FLOPs from :func:`mmmoga.utils.complexity.count_complexity`), and renders one model-zoo page per
-metafile from them (``docs/model_zoo/<metafile stem>.md``). ``tools/model_zoo.py`` is its command
-line; ``mim search mmmoga`` reads the same files from the installed package.
+``model-index.yml`` imports every ``metafiles/*.yml`` (moganet, hornet, conv2former, inceptionnext,
+horfpn); each lists its configs under ``Models``. This module loads them, validates every entry
+against the schema below, measures the figures the metafiles claim (parameters of the model the
+config builds, FLOPs from :func:`mmmoga.utils.complexity.count_complexity`), and renders one
+model-zoo page per metafile from them (``docs/model_zoo/<metafile stem>.md``).
+``tools/model_zoo.py`` is its command line; ``mim search mmmoga`` reads the same files from the
+installed package.
 
 One entry (fields in brackets are optional)::
 
@@ -24,6 +25,7 @@ One entry (fields in brackets are optional)::
       [Command: how the measured Results were produced (entries with Measured: true)]
 """
 import difflib
+import glob
 import os
 import os.path as osp
 import re
@@ -32,7 +34,6 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 import yaml
 
-METAFILE_NAMES = ('moganet', 'hornet', 'conv2former', 'inceptionnext', 'horfpn')
 TASKS = ('Object Detection', 'Instance Segmentation', 'Semantic Segmentation', 'Pose Estimation',
          'Image Classification')
 METRICS = ('box AP', 'mask AP', 'mIoU', 'mIoU (ms+flip)', 'mAcc', 'AP', 'AP50', 'AP75', 'AR',
@@ -76,6 +77,12 @@ def _read_yaml(path: str):
             return yaml.safe_load(f)
     except yaml.YAMLError as err:
         raise MetafileError(f'{path}: not valid YAML: {err}') from err
+
+
+def metafile_names(root: str) -> List[str]:
+    """The metafiles there are, ``metafiles/*.yml``, by name (one per family, and the neck's)."""
+    return sorted(
+        osp.basename(p)[:-len('.yml')] for p in glob.glob(osp.join(root, 'metafiles', '*.yml')))
 
 
 def metafile_paths(root: str) -> List[str]:
@@ -235,7 +242,7 @@ def validate(root: Optional[str] = None,
     root = root or default_root()
     errors = []
     paths = metafile_paths(root)
-    expected = sorted(f'metafiles/{n}.yml' for n in METAFILE_NAMES)
+    expected = sorted(f'metafiles/{n}.yml' for n in metafile_names(root))
     found = sorted(osp.relpath(p, root) for p in paths)
     if found != expected:
         errors.append(f'model-index.yml must import exactly {expected}, imports {found}')

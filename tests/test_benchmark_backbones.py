@@ -146,7 +146,7 @@ def test_command_line_is_a_thin_wrapper_of_the_library(bench, capsys):
                           timeout=300)
     assert proc.returncode == 0, proc.stderr
     listed = [line.split()[0] for line in proc.stdout.splitlines()]
-    assert listed == list(benchmark.MODEL_ZOO)
+    assert listed == list(benchmark.BENCHMARK_MODELS)
     with pytest.raises(SystemExit):
         bench.parse_args(['--help'])
     help_text = capsys.readouterr().out
@@ -265,7 +265,7 @@ def test_gpu_table_settings_peers_baseline_and_dense_steps(bench, monkeypatch, c
     """The GPU table's run (here with stand-in measurements): a row per Triton kernel setting for
     the models that have the kernels, one for the others; every row divided by its peer and by
     the baseline in the same dtype and format, dense steps included."""
-    from mmmoga.benchmark import report as report_module
+    from mmmoga.benchmark import run as run_module
     specs = []
 
     def fake(spec, isolate, timeout=None, function=None):
@@ -276,7 +276,7 @@ def test_gpu_table_settings_peers_baseline_and_dense_steps(bench, monkeypatch, c
         ms = (10. if ours else 20.) * (1 if spec['size'] == '800x1344' else 0.5)
         return dict(images_per_s=rate, ms_median=ms, peak_mb=1., ms_per_step=ms)
 
-    monkeypatch.setattr(report_module, 'run_measurement', fake)
+    monkeypatch.setattr(run_module, 'run_measurement', fake)
     report = bench.main([
         '--models', 'moganet-xt', 'moganet-xt-ref', '--baseline', 'convnext-t', '--dtype', 'bf16',
         'fp16', '--gpu-kernels', 'both', '--dense-steps', '800x1344', '512x512', '--no-flops',

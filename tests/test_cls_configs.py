@@ -289,6 +289,16 @@ def test_unsupported_backbone_or_head_is_a_clear_error():
                 backbone=dict(type='ResNet', depth=18),
                 neck=dict(type='GlobalAveragePooling'),
                 head=dict(type='LinearClsHead', num_classes=10, in_channels=512)))
+    with pytest.raises(
+            TypeError,
+            match=r"classification form \(one official classifier layer, "
+            r"not \['head.', 'pred.'\]\)"):
+        build(
+            dict(
+                type='OfficialImageClassifier',
+                backbone=dict(type='Conv2Former', arch='nano', out_indices=(3, )),
+                neck=dict(type='GlobalAveragePooling'),
+                head=dict(type='LinearClsHead', num_classes=10, in_channels=512)))
     with pytest.raises(TypeError, match='fc'):
         build(
             dict(

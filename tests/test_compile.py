@@ -126,8 +126,8 @@ def test_toy_config_trains_with_mmengine_compile(tmp_path):
 
 def test_benchmark_measures_compiled_speed_and_compile_time(monkeypatch):
     from mmmoga import benchmark
-    from mmmoga.benchmark.zoo import Entry
-    monkeypatch.setitem(benchmark.MODEL_ZOO, 'tiny-moganet',
+    from mmmoga.benchmark.models import Entry
+    monkeypatch.setitem(benchmark.BENCHMARK_MODELS, 'tiny-moganet',
                         Entry('tiny-moganet', lambda with_cp: TINY['moganet'](), 'mmmoga', 'test'))
     spec = tiny_spec(model='tiny-moganet', iters=2, warmup=1, threads=None)
     compiled = benchmark.measure(dict(spec, compile=True))

@@ -10,12 +10,10 @@ import logging
 import pytest
 import torch
 from mmengine.logging import MMLogger
-from mmengine.registry import MODELS as ROOT_MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmmoga.models.backbones import Conv2Former
 from mmmoga.models.layers import LayerNorm2d
-from mmmoga.registry import MODELS
 from numeric_fixtures import deterministic_input, deterministic_state_dict, n_params, stats
 
 # arch: (params with the classifier, params without head/pred, keys of the official state dict)
@@ -196,88 +194,7 @@ def test_out_norms():
     assert not hasattr(cls, 'norm3') and hasattr(cls, 'norm2')
 
 
-def test_bf16_autocast():
-    model = Conv2Former(TINY).eval()
-    x = torch.rand(1, 3, 64, 64)
-    with torch.no_grad():
-        ref = model(x)
-        with torch.autocast('cpu', dtype=torch.bfloat16):
-            outs = model(x)
-    for o, r in zip(outs, ref):
-        assert o.shape == r.shape and torch.isfinite(o).all()
-        assert (o.float() - r).norm() / r.norm() < 0.05
-
-
 # ------------------------------------------------------------------------------------ training
-
-
-def _check_frozen(model):
-    covered = set()
-    for i in range(4):
-        frozen = i <= model.frozen_stages
-        for module in model.stage_modules(i):
-            for p in module.parameters():
-                covered.add(id(p))
-                assert p.requires_grad is not frozen
-            for m in module.modules():
-                assert m.training is not frozen
-    assert covered == {id(p) for p in model.parameters()}  # every parameter belongs to a stage
-
-
-@pytest.mark.parametrize('frozen_stages', [-1, 0, 1, 2, 3])
-@pytest.mark.parametrize('out_indices', [(0, 1, 2, 3), (3, ), (1, 2)])
-def test_frozen_stages(frozen_stages, out_indices):
-    model = Conv2Former(
-        TINY, out_indices=out_indices, frozen_stages=frozen_stages, out_norm_cfg=dict(type='BN'))
-    model.train()
-    _check_frozen(model)
-    model.train(False)
-    model.train(True)  # freezing survives another train()
-    _check_frozen(model)
-    if frozen_stages >= 0:
-        assert not model.downsample_layers[0][2].training  # stem BN
-    cls = Conv2Former(TINY, with_cls_head=True, frozen_stages=frozen_stages).train()
-    _check_frozen(cls)
-    assert all(p.requires_grad is (frozen_stages < 3) for p in cls.head.parameters())
-
-
-def test_norm_eval():
-    model = Conv2Former(TINY, norm_eval=True, out_norm_cfg=dict(type='BN')).train()
-    bns = [m for m in model.modules() if isinstance(m, _BatchNorm)]
-    assert len(bns) == 6  # two in the stem, four output norms
-    assert all(not m.training for m in bns)
-    assert model.stages[0].training and model.downsample_layers[1][0].training
-    before = [m.running_mean.clone() for m in bns]
-    model(torch.rand(2, 3, 32, 32))
-    assert all(torch.equal(b, m.running_mean) for b, m in zip(before, bns))
-
-
-def test_with_cp_same_outputs_gradients_and_bn_stats():
-    kwargs = dict(arch=TINY, drop_path_rate=0.2, out_norm_cfg=dict(type='BN'), frozen_stages=0)
-    plain = Conv2Former(**kwargs)
-    ckpt = Conv2Former(with_cp=True, **kwargs)
-    ckpt.load_state_dict(deterministic_state_dict(plain.state_dict()))
-    plain.load_state_dict(deterministic_state_dict(plain.state_dict()))
-    plain.train()
-    ckpt.train()
-    x = torch.rand(2, 3, 64, 64)
-    outs = []
-    for model in (plain, ckpt):
-        torch.manual_seed(0)
-        y = model(x)
-        sum((o * torch.linspace(-1, 1, o.numel()).view_as(o)).sum() for o in y).backward()
-        outs.append(y)
-    for a, b in zip(*outs):
-        torch.testing.assert_close(a, b)
-    for (name, p), q in zip(plain.named_parameters(), ckpt.parameters()):
-        if p.requires_grad:
-            torch.testing.assert_close(p.grad, q.grad, msg=name)
-        else:
-            assert p.grad is None and q.grad is None
-    for (name, a), b in zip(plain.named_buffers(), ckpt.buffers()):
-        torch.testing.assert_close(a, b, msg=name)
-    assert plain.norm1.num_batches_tracked.item() == 1  # norm0 is frozen (eval)
-
 
 # ------------------------------------------------------------------------------------ loading
 
@@ -417,13 +334,6 @@ def test_get_layer_id():
         assert model.get_layer_id(name, 12, 'stage_wise') == layer_id, name
     # every parameter gets an id in range
     assert all(0 <= model.get_layer_id(n, 12) <= 13 for n, _ in model.named_parameters())
-
-
-def test_registry_build():
-    for registry in (MODELS, ROOT_MODELS):
-        model = registry.build(dict(type='Conv2Former', arch=TINY, out_indices=(3, )))
-        assert isinstance(model, Conv2Former) and model.out_indices == (3, )
-    assert isinstance(ROOT_MODELS.build(dict(type='mmmoga.Conv2Former', arch=TINY)), Conv2Former)
 
 
 def build_in_mmpretrain_scope(cfg):

@@ -9,14 +9,13 @@ HorNet HTC++ / DINO reconstructions) are checked against the count measured with
 import copy
 import functools
 import glob
-import importlib
 import os.path as osp
 
 import pytest
 import torch
 import yaml
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
+from small_models import build_on_meta
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -66,13 +65,6 @@ NO_PAPER_FIGURE = [
     'htc_hornet_l_gf_3x',
     'dino_hornet_l_gf_3x',
 ]
-
-
-def build_on_meta(cfg):
-    init_default_scope(cfg.default_scope)
-    registry = importlib.import_module(f'{cfg.default_scope}.registry').MODELS
-    with torch.device('meta'):  # structure only: fast, no memory
-        return registry.build(cfg.model)
 
 
 def config_path(stem):

@@ -9,7 +9,8 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmmoga.models import Conv2Former, HorNet, InceptionNeXt, MogaNet, fuse_for_inference
-from mmmoga.models.utils import FusedConv2FormerBlock, FusedMogaBlock
+from mmmoga.models.backbones.conv2former import FusedConv2FormerBlock
+from mmmoga.models.backbones.moganet import FusedMogaBlock
 from numeric_fixtures import randomise, relative_error
 
 MOGA = dict(embed_dims=[16, 32, 48, 64], depths=[1, 2, 2, 1], ffn_ratios=[4, 4, 4, 4])

@@ -2,7 +2,6 @@
 forward at odd sizes, a Mask R-CNN with HorFPN built from an mmdet config, and the paper Table 3
 configs."""
 import glob
-import importlib
 import os.path as osp
 
 import pytest
@@ -10,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
+from small_models import build_on_meta
 
 import mmmoga  # noqa: F401  (registers everything)
 from mmmoga.models import HorFPN, HorUPerHead, MogaNet
@@ -282,19 +282,6 @@ CONFIGS = {
     for task in ('mask_rcnn', 'upernet')
     for backbone, fusion in PAPER_PARAMS
 }
-
-
-def build_on_meta(cfg):
-    """Structure only (fast); on CPU for models whose constructor reads tensor values (Swin)."""
-    with DefaultScope.overwrite_default_scope(cfg.default_scope):
-        registry = importlib.import_module(f'{cfg.default_scope}.registry').MODELS
-        try:
-            with torch.device('meta'):
-                return registry.build(cfg.model)
-        except RuntimeError as error:  # mmdet/mmseg Swin: Tensor.item() on a meta tensor
-            if 'meta' not in str(error):
-                raise
-            return registry.build(cfg.model)
 
 
 def test_every_table3_config_exists():

@@ -94,7 +94,7 @@ def test_model_zoo_pages_are_generated_from_the_metafiles():
     """Every page of docs/model_zoo/ is what its metafile generates: none missing, none stale,
     none that no metafile generates."""
     pages = model_zoo.render_pages(ROOT)
-    assert sorted(pages) == sorted(f'docs/model_zoo/{f}.md' for f in model_zoo.METAFILE_NAMES)
+    assert sorted(pages) == sorted(f'docs/model_zoo/{f}.md' for f in model_zoo.metafile_names(ROOT))
     diff = model_zoo.docs_diff(ROOT, pages=pages)
     assert not diff, f'docs/model_zoo/ differs; run `python tools/model_zoo.py docs`:\n{diff}'
     assert model_zoo.existing_pages(ROOT) == sorted(pages)
@@ -145,12 +145,12 @@ def make_zoo(root, entries, configs=('mask_rcnn_moganet_s', )):
     for name in configs:
         (root / 'configs' / f'{name}.py').write_text('')
     (root / 'metafiles').mkdir()
-    for family in model_zoo.METAFILE_NAMES:
+    for family in model_zoo.metafile_names(ROOT):
         data = dict(
             Collections=[dict(Name='MogaNet' if family == 'moganet' else family)],
             Models=entries if family == 'moganet' else None)
         (root / 'metafiles' / f'{family}.yml').write_text(yaml.safe_dump(data, sort_keys=False))
-    imports = [f'metafiles/{f}.yml' for f in model_zoo.METAFILE_NAMES]
+    imports = [f'metafiles/{f}.yml' for f in model_zoo.metafile_names(ROOT)]
     (root / 'model-index.yml').write_text(yaml.safe_dump(dict(Import=imports)))
     return str(root)
 
@@ -230,7 +230,14 @@ def test_validator_names_each_breakage(tmp_path, breakage):
 
 def test_model_index_must_import_every_metafile(tmp_path):
     root = make_zoo(tmp_path, [GOOD])
+    index = (tmp_path / 'model-index.yml').read_text()
     (tmp_path / 'model-index.yml').write_text('Import:\n  - metafiles/moganet.yml\n')
+    assert any('must import exactly' in e for e in model_zoo.validate(root))
+    (tmp_path / 'model-index.yml').write_text(index)
+    assert not any('must import exactly' in e for e in model_zoo.validate(root))  # control
+    # a new family's metafile is found by its file name, and must be imported too
+    (tmp_path / 'metafiles' / 'newfamily.yml').write_text('Collections:\n  - Name: NewFamily\n')
+    assert 'newfamily' in model_zoo.metafile_names(root)
     assert any('must import exactly' in e for e in model_zoo.validate(root))
 
 
@@ -260,8 +267,8 @@ def test_docs_check_sees_missing_and_stray_pages(tmp_path):
     hand-written one (so the check keeps naming it)."""
     root = make_zoo(tmp_path, [GOOD])
     pages = tmp_path / 'docs' / 'model_zoo'
-    assert model_zoo.docs_diff(root).count('(missing)') == len(model_zoo.METAFILE_NAMES)
-    assert len(model_zoo.update_docs(root)) == len(model_zoo.METAFILE_NAMES)
+    assert model_zoo.docs_diff(root).count('(missing)') == len(model_zoo.metafile_names(ROOT))
+    assert len(model_zoo.update_docs(root)) == len(model_zoo.metafile_names(ROOT))
     assert model_zoo.docs_diff(root) == ''
     (pages / 'hornet.md').unlink()
     (pages / 'moganet.md').write_text((pages / 'moganet.md').read_text().replace('46.7', '47.0'))

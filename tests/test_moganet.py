@@ -114,57 +114,6 @@ def test_drop_path_rises_linearly():
     assert rates == pytest.approx(torch.linspace(0, 0.5, 5).tolist())
 
 
-@pytest.mark.parametrize('frozen_stages', [-1, 0, 1, 2, 3])
-@pytest.mark.parametrize('out_indices', [(0, 1, 2, 3), (3, ), (0, 2)])
-def test_frozen_stages(frozen_stages, out_indices):
-    model = MogaNet(SMALL_ARCH, frozen_stages=frozen_stages, out_indices=out_indices)
-    model.train()
-    for i in range(4):
-        frozen = i <= frozen_stages
-        for module in model.stage_modules(i):
-            assert all(p.requires_grad != frozen for p in module.parameters()), (i, module)
-            assert all(m.training != frozen for m in module.modules()), (i, module)
-    outs = model(torch.randn(2, 3, 64, 64))
-    assert len(outs) == len(out_indices)
-    # frozen BN statistics do not move in training mode
-    if frozen_stages >= 0:
-        before = model.norm1.running_mean.clone()
-        model(torch.randn(2, 3, 64, 64))
-        assert torch.equal(before, model.norm1.running_mean)
-
-
-def test_norm_eval():
-    model = MogaNet(SMALL_ARCH, norm_eval=True)
-    model.train()
-    bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-    assert bns and not any(m.training for m in bns)
-    assert model.blocks1[0].attn.training  # only the norms are in eval mode
-
-
-def test_with_cp_same_outputs_gradients_and_statistics():
-    torch.manual_seed(0)
-    plain = MogaNet(SMALL_ARCH, drop_path_rate=0.2)
-    checkpointed = MogaNet(SMALL_ARCH, drop_path_rate=0.2, with_cp=True)
-    checkpointed.load_state_dict(plain.state_dict())
-    x = torch.randn(2, 3, 64, 64)
-    outputs = []
-    for model in (plain, checkpointed):
-        model.train()
-        torch.manual_seed(1)
-        outs = model(x)
-        sum(o.square().mean() for o in outs).backward()
-        outputs.append(outs)
-    for a, b in zip(*outputs):
-        torch.testing.assert_close(a, b, rtol=0, atol=0)
-    grads = dict(checkpointed.named_parameters())
-    for name, param in plain.named_parameters():
-        torch.testing.assert_close(param.grad, grads[name].grad, rtol=1e-6, atol=1e-7)
-    # BN running statistics are updated once per step, as without checkpointing
-    buffers = dict(checkpointed.named_buffers())
-    for name, buffer in plain.named_buffers():
-        torch.testing.assert_close(buffer, buffers[name], rtol=0, atol=0)
-
-
 def test_bad_arguments_name_the_valid_choices():
     with pytest.raises(ValueError, match=r"Unknown MogaNet arch 'huge'.*'xtiny'"):
         MogaNet('huge')

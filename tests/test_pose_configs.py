@@ -3,9 +3,8 @@ with the paper's parameter count and carries the official recipe (architectures.
 import os.path as osp
 
 import pytest
-import torch
 from mmengine.config import Config
-from mmengine.registry import DefaultScope
+from small_models import build_on_meta
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # paper (MogaNet pose README): params in millions; drop path per row; head input channels
@@ -25,12 +24,6 @@ IDS = [f'{size}_{res}' for size, res in ROWS]
 
 def load(size, res):
     return Config.fromfile(osp.join(ROOT, 'configs', f'topdown_heatmap_moganet_{size}_{res}.py'))
-
-
-def build_on_meta(cfg):
-    from mmpose.registry import MODELS
-    with DefaultScope.overwrite_default_scope('mmpose'), torch.device('meta'):
-        return MODELS.build(cfg.model)
 
 
 @pytest.mark.parametrize('size,res', list(ROWS), ids=IDS)

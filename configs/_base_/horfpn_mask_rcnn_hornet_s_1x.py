@@ -10,6 +10,7 @@ _base_ = [
     'mmdet::_base_/datasets/coco_instance.py',
     'mmdet::_base_/schedules/schedule_1x.py',
     'mmdet::_base_/default_runtime.py',
+    './backbones/hornet_s_7x7.py',
 ]
 custom_imports = dict(imports=['mmmoga'], allow_failed_imports=False)
 
@@ -17,14 +18,12 @@ model = dict(
     backbone=dict(
         _delete_=True,
         type='mmmoga.HorNet',
-        arch='small',
-        mixer='dw',
+        arch=_base_.variant.arch,
+        mixer=_base_.variant.mixer,
         drop_path_rate=0.6,
         out_indices=(0, 1, 2, 3),
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://cloud.tsinghua.edu.cn/f/8ef64277da0e469ea857/?dl=1')),
-    neck=dict(in_channels=[96, 192, 384, 768]))
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.in1k_checkpoint)),
+    neck=dict(in_channels=_base_.variant.channels))
 
 # augmentation strategy originates from DETR / Sparse R-CNN (official: mmdet 2.x AutoAugment)
 multi_scales = [(480, 1333), (512, 1333), (544, 1333), (576, 1333), (608, 1333), (640, 1333),

@@ -4,15 +4,13 @@
 # stage-wise LR decay 0.9 over num_layers 12, poly (power 1) after a 1500-iteration linear warmup,
 # drop path 0.3, sliding-window test (crop 512, stride 341): the HorNet UperNet recipe
 # (./upernet_hornet_160k.py) with HorNet-S 7x7. Leaves set the decode head.
-_base_ = ['./upernet_hornet_160k.py', './ade20k_512x512.py']
+_base_ = ['./upernet_hornet_160k.py', './ade20k_512x512.py', './backbones/hornet_s_7x7.py']
 
 model = dict(
     backbone=dict(
-        arch='small',
-        mixer='dw',
+        arch=_base_.variant.arch,
+        mixer=_base_.variant.mixer,
         drop_path_rate=0.3,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://cloud.tsinghua.edu.cn/f/8ef64277da0e469ea857/?dl=1')),
-    decode_head=dict(in_channels=[96, 192, 384, 768]),
-    auxiliary_head=dict(in_channels=384))
+        init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.in1k_checkpoint)),
+    decode_head=dict(in_channels=_base_.variant.channels),
+    auxiliary_head=dict(in_channels=_base_.variant.channels[2]))

@@ -9,8 +9,7 @@
 # starts from the official init.
 _base_ = './imagenet_hornet.py'
 
-model = dict(
-    backbone=dict(arch='large', drop_path_rate=0.4), head=dict(in_channels=1536), train_cfg=None)
+model = dict(backbone=dict(drop_path_rate=0.4), train_cfg=None)  # arch: the leaves' variant
 bgr_mean = [103.53, 116.28, 123.675]
 bgr_std = [57.375, 57.12, 58.395]
 train_pipeline = [

@@ -18,7 +18,7 @@ model = dict(
         type='MogaNet',
         arch='small',
         out_indices=(3, ),
-        init_value=1e-5,
+        layer_scale_init_value=1e-5,
         drop_path_rate=0.2),
     head=dict(in_channels=512))
 

@@ -1,5 +1,6 @@
-"""Backbone benchmark: the model table, the measurements and the report behind
-``tools/analysis/benchmark_backbones.py``.
+"""Backbone benchmark behind ``tools/analysis/benchmark_backbones.py``, by flow: what can be
+measured (:mod:`.models`), one measurement (:mod:`.measure`), a run over settings and rounds
+(:mod:`.run`), and its report (:mod:`.report`); :mod:`.task` times whole detectors and segmentors.
 
 What is measured:
 
@@ -50,19 +51,22 @@ parameters in fp32).
 FLOPs are multiply-accumulates counted by ``mmengine.analysis`` on CPU in fp32; FFTs (HorNet
 ``-gf``) are not counted.
 """
-from .measure import (PeakMemory, check_same_output, count_complexity, image_size, measure,
+from .measure import (PeakMemory, check_same_output, count_backbone_complexity, image_size, measure,
                       release_freed_memory, run_measurement, size_label, worker_main)
-from .report import (CP_CHOICES, DTYPES, GPU_KERNEL_CHOICES, ISOLATE_CHOICES, MEMORY_FORMATS, MODES,
-                     cp_summary_line, describe_environment, format_markdown, format_plain,
-                     list_models, notes_text, run_benchmark, table_rows)
-from .zoo import (FAMILY_LABELS, MODEL_ZOO, TRANSFERS, Entry, build_model, default_peer,
-                  uses_cpu_kernels, uses_gpu_kernels)
+from .models import (BENCHMARK_MODELS, TRANSFERS, Entry, arch_names, benchmark_models,
+                     build_benchmark_model, default_peer, list_models, mmmoga_backbones,
+                     uses_cpu_kernels, uses_gpu_kernels)
+from .report import (MODES, cp_summary_line, describe_environment, format_markdown, format_plain,
+                     notes_text, print_report, table_rows)
+from .run import (CP_CHOICES, DTYPES, GPU_KERNEL_CHOICES, ISOLATE_CHOICES, MEMORY_FORMATS,
+                  Measurements, run_benchmark)
 
 __all__ = [
-    'CP_CHOICES', 'DTYPES', 'Entry', 'FAMILY_LABELS', 'GPU_KERNEL_CHOICES', 'ISOLATE_CHOICES',
-    'MEMORY_FORMATS', 'MODEL_ZOO', 'MODES', 'PeakMemory', 'TRANSFERS', 'build_model',
-    'check_same_output', 'count_complexity', 'cp_summary_line', 'default_peer',
-    'describe_environment', 'format_markdown', 'format_plain', 'image_size', 'list_models',
-    'measure', 'notes_text', 'release_freed_memory', 'run_benchmark', 'run_measurement',
-    'size_label', 'table_rows', 'uses_cpu_kernels', 'uses_gpu_kernels', 'worker_main'
+    'BENCHMARK_MODELS', 'CP_CHOICES', 'DTYPES', 'Entry', 'GPU_KERNEL_CHOICES', 'arch_names',
+    'benchmark_models', 'mmmoga_backbones', 'ISOLATE_CHOICES', 'MEMORY_FORMATS', 'MODES',
+    'Measurements', 'PeakMemory', 'TRANSFERS', 'build_benchmark_model', 'check_same_output',
+    'count_backbone_complexity', 'cp_summary_line', 'default_peer', 'describe_environment',
+    'format_markdown', 'format_plain', 'image_size', 'list_models', 'measure', 'notes_text',
+    'print_report', 'release_freed_memory', 'run_benchmark', 'run_measurement', 'size_label',
+    'table_rows', 'uses_cpu_kernels', 'uses_gpu_kernels', 'worker_main'
 ]

@@ -16,7 +16,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
 
-from .zoo import MODEL_ZOO, REPO_ROOT, TRANSFERS, build_model
+from .models import BENCHMARK_MODELS, REPO_ROOT, TRANSFERS, build_benchmark_model
 
 RESULT_TAG = 'BENCH_RESULT '
 #: what a fresh interpreter runs for an isolated measurement (``argv[1]``: the spec as JSON,
@@ -218,8 +218,8 @@ def measure(spec: dict) -> dict:
     train = spec['mode'] == 'train'
     channels_last = spec['memory_format'] == 'channels_last'
     torch.manual_seed(0)
-    model = build_model(spec['model'], spec['with_cp'], train,
-                        LAYOUT_ARGUMENT[spec['memory_format']]).to(device)
+    model = build_benchmark_model(spec['model'], spec['with_cp'], train,
+                                  LAYOUT_ARGUMENT[spec['memory_format']]).to(device)
     if spec.get('fuse'):
         if train:
             raise ValueError('fuse=True is for inference only (mode infer)')
@@ -333,14 +333,14 @@ def worker_main(spec_json: str, function: str = 'mmmoga.benchmark.measure:measur
     print(RESULT_TAG + json.dumps(result), flush=True)
 
 
-def count_complexity(name: str, sizes: Sequence[int]) -> dict:
+def count_backbone_complexity(name: str, sizes: Sequence[int]) -> dict:
     """Parameters and FLOPs (MACs, mmengine counter, one image, fp32, CPU) at each size."""
     import logging
 
     from mmengine.analysis import FlopAnalyzer
     from mmengine.logging import MMLogger
     torch.manual_seed(0)
-    model = build_model(name)
+    model = build_benchmark_model(name)
     info = dict(params=sum(p.numel() for p in model.parameters()), flops={})
     logger = MMLogger.get_current_instance()
     level = logger.level
@@ -362,8 +362,8 @@ def count_complexity(name: str, sizes: Sequence[int]) -> dict:
 def check_same_output(ours: str, peer: str, size: int) -> dict:
     """Give ``ours`` the weights of ``peer`` and compare their outputs (fp32, CPU, eval, batch
     1)."""
-    layout = MODEL_ZOO[ours].weights
-    if layout is None or layout != MODEL_ZOO[peer].weights or layout not in TRANSFERS:
+    layout = BENCHMARK_MODELS[ours].weights
+    if layout is None or layout != BENCHMARK_MODELS[peer].weights or layout not in TRANSFERS:
         return dict(
             checked=False,
             note='outputs not compared (no weight mapping between the two; '
@@ -371,8 +371,8 @@ def check_same_output(ours: str, peer: str, size: int) -> dict:
             'expected)')
     try:
         torch.manual_seed(0)
-        peer_model = build_model(peer)
-        our_model = build_model(ours)
+        peer_model = build_benchmark_model(peer)
+        our_model = build_benchmark_model(ours)
         TRANSFERS[layout](peer_model, our_model)
         x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(0))
         expected, actual = _outputs(peer_model(x)), _outputs(our_model(x))
@@ -403,7 +403,7 @@ def check_variant_output(name: str, size: int, variant: str) -> dict:
     (same weights, eval, fp32, CPU, batch 2, ``size`` x ``size``)."""
     try:
         torch.manual_seed(0)
-        model = build_model(name)
+        model = build_benchmark_model(name)
         x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
         refs = _outputs(model(x))
         if variant == 'fused':

@@ -58,7 +58,7 @@ PARTS = ('model', 'backbone')
 CP_SETTINGS = {'off': (False, ), 'on': (True, ), 'both': (False, True)}
 
 
-def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+def load_task_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     """Read a detector or segmentor config, merge ``cfg_options`` and drop the backbone's
     pretrained ``init_cfg``; bad input raises an error that names the problem and the fix."""
     if not osp.isfile(path):
@@ -101,7 +101,7 @@ def check_backbone_option(cfg: Config, option: str, path: str = 'the config') ->
 
 def _has_backbone_option(config: str, cfg_options: Optional[dict], option: str) -> bool:
     try:
-        check_backbone_option(load_config(config, cfg_options), option, config)
+        check_backbone_option(load_task_config(config, cfg_options), option, config)
     except ValueError:
         return False
     return True
@@ -114,7 +114,7 @@ def check_configs(configs: Sequence[str],
     detector or segmentor, a backbone without ``with_cp`` (or, with ``compare_reference``,
     without ``reference_ops``)."""
     for config in configs:
-        cfg = load_config(config, cfg_options)
+        cfg = load_task_config(config, cfg_options)
         check_backbone_option(cfg, 'with_cp', config)
         if compare_reference:
             check_backbone_option(cfg, 'reference_ops', config)
@@ -197,7 +197,7 @@ def measure_task(spec: dict) -> dict:
         torch.set_num_threads(spec['threads'])
     device = torch.device(spec.get('device', 'cpu'))
     height, width = spec['size']
-    cfg = load_config(spec['config'], spec.get('cfg_options'))
+    cfg = load_task_config(spec['config'], spec.get('cfg_options'))
     if cfg.default_scope == 'mmseg' and 'size' in cfg.model.get('data_preprocessor', {}):
         cfg.model.data_preprocessor.size = (height, width)
     if device.type == 'cuda':  # as the Runner sets it up

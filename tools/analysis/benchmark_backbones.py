@@ -115,7 +115,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         'channels_first; default: the row\'s own format')
     parser.add_argument(
         '--with-cp',
-        choices=benchmark.CP_CHOICES,
+        choices=tuple(benchmark.CP_CHOICES),
         default='off',
         help='activation checkpointing: off, on or both (default off)')
     parser.add_argument(
@@ -196,10 +196,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     if args.list_models:
         return args
 
-    valid = sorted(benchmark.MODEL_ZOO)
+    valid = sorted(benchmark.BENCHMARK_MODELS)
 
     def check_name(name: str, what: str) -> str:
-        if name.lower() not in benchmark.MODEL_ZOO:
+        if name.lower() not in benchmark.BENCHMARK_MODELS:
             parser.error(f'unknown {what} {name!r}; valid choices: {", ".join(valid)}')
         return name.lower()
 

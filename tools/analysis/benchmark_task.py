@@ -38,7 +38,7 @@ import torch
 from mmengine.config import DictAction
 
 from mmmoga.benchmark import task
-from mmmoga.benchmark.report import ISOLATE_CHOICES
+from mmmoga.benchmark.run import ISOLATE_CHOICES
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

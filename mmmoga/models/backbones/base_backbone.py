@@ -62,6 +62,9 @@ class BaseBackbone(BaseModule):
     """
     arch_zoo: Dict[str, dict] = {}
     arch_keys: frozenset = frozenset()
+    #: key prefixes of the official checkpoint's classifier that the backbone does not hold
+    #: (dropped when a release loads); in the classification form, the one final classifier layer
+    #: (which :class:`~mmmoga.models.classifiers.OfficialImageClassifier` maps to ``head.fc``)
     classifier_prefixes: tuple = ('head.', )
     #: keys a backbone has that no ImageNet checkpoint holds (reported at INFO level when missing)
     fresh_prefixes: tuple = ()
@@ -71,6 +74,15 @@ class BaseBackbone(BaseModule):
     #: 1.19x training, InceptionNeXt-T 1.30x / 0.96x, Conv2Former-T 1.03x / 1.03x; HorNet sets
     #: its own. CUDA: the layout of the GPU measurements (MogaNet-S training 1.11x).
     channels_last_devices: tuple = ('cpu', 'cuda')
+    #: named variants built from every arch besides the plain one (``''``), e.g. HorNet's GF mixer
+    variants: Dict[str, dict] = {'': {}}
+    #: the arguments that build the classification form (the official classifier's trunk, which
+    #: :class:`~mmmoga.models.classifiers.OfficialImageClassifier` completes); None: no such form
+    classification_form: Optional[dict] = None
+    #: whether the family's layers run :mod:`mmmoga.models.layers.cpu_ops` /
+    #: :mod:`~mmmoga.models.layers.gpu_ops` (the benchmark's kernel settings apply to them)
+    uses_cpu_kernels: bool = False
+    uses_gpu_kernels: bool = False
 
     def __init__(self,
                  out_indices: Union[int, Sequence[int]] = (0, 1, 2, 3),

@@ -17,6 +17,7 @@ from torch import nn
 
 from mmmoga.registry import register_model
 from ..layers import LayerNorm2d, build_out_norm, conv2d_act, depthwise_conv2d, layer_scaled
+from ..layers.folding import FoldCounts, scale_output
 from .base_backbone import BaseBackbone, convnext_layer_id
 
 __all__ = ['Conv2Former']
@@ -71,7 +72,8 @@ class ConvFFN(nn.Module):
 
 class Conv2FormerBlock(nn.Module):
     """``x + drop_path(ls1 * ConvMod(x))`` then ``x + drop_path(ls2 * FFN(x))``; the norms live in
-    the sub-modules and both layer scales start at 1e-6 (hard-coded in the official model). Each
+    the sub-modules and both layer scales start at ``layer_scale_init_value`` (1e-6, hard-coded in
+    the official model). Each
     scaled branch goes through :func:`~mmmoga.models.layers.layer_scaled` (its gradients survive
     fp16)."""
 
@@ -79,12 +81,13 @@ class Conv2FormerBlock(nn.Module):
                  channels: int,
                  kernel_size: int,
                  mlp_ratio: int = 4,
-                 drop_path_rate: float = 0.):
+                 drop_path_rate: float = 0.,
+                 layer_scale_init_value: float = 1e-6):
         super().__init__()
         self.attn = ConvModulation(channels, kernel_size)
         self.mlp = ConvFFN(channels, mlp_ratio)
-        self.layer_scale_1 = nn.Parameter(1e-6 * torch.ones(channels))
-        self.layer_scale_2 = nn.Parameter(1e-6 * torch.ones(channels))
+        self.layer_scale_1 = nn.Parameter(layer_scale_init_value * torch.ones(channels))
+        self.layer_scale_2 = nn.Parameter(layer_scale_init_value * torch.ones(channels))
         self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0. else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -92,6 +95,27 @@ class Conv2FormerBlock(nn.Module):
         x = x + self.drop_path(y)
         y = layer_scaled(self.layer_scale_2[:, None, None], (self.mlp, ), self.mlp, x)
         return x + self.drop_path(y)
+
+    def fuse(self, counts: FoldCounts) -> nn.Module:
+        """For inference: the block with its layer scales folded, :class:`FusedConv2FormerBlock`."""
+        counts['scale'] += 2
+        counts['block'] += 1
+        return FusedConv2FormerBlock(self)
+
+
+class FusedConv2FormerBlock(nn.Module):
+    """A Conv2Former block with ``layer_scale_1`` / ``layer_scale_2`` folded into ``attn.proj`` and
+    ``mlp.fc2``: ``x + attn(x)`` then ``x + mlp(x)``."""
+
+    def __init__(self, block: nn.Module):
+        super().__init__()
+        self.attn, self.mlp = block.attn, block.mlp
+        scale_output(self.attn.proj, block.layer_scale_1.detach())
+        scale_output(self.mlp.fc2, block.layer_scale_2.detach())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(x)
+        return x + self.mlp(x)
 
 
 @register_model()
@@ -129,6 +153,7 @@ class Conv2Former(BaseBackbone):
         norm_eval: keep every BN (the stem's; BN output norms) in eval mode during training.
         with_cp: checkpoint each block's activations (non-reentrant) to save memory.
         drop_path_rate: stochastic depth, rising linearly over all blocks.
+        layer_scale_init_value: initial value of the layer scales. Defaults to 1e-6 (official).
         with_cls_head: build the official ``head`` and return the pooled 1280-d pre-logits as the
             last output (needs ``3 in out_indices``).
         head_channels: width of the classification ``head``. Defaults to 1280 (official).
@@ -170,6 +195,9 @@ class Conv2Former(BaseBackbone):
             kernel_size=11)),
     }  # yapf: disable
     arch_keys = frozenset({'embed_dims', 'depths', 'mlp_ratios', 'kernel_size'})
+    classification_form = dict(with_cls_head=True, out_indices=(3, ))
+    uses_cpu_kernels = True
+    uses_gpu_kernels = True
     classifier_prefixes = ('head.', 'pred.')
     fresh_prefixes = ('norm', )
 
@@ -182,6 +210,7 @@ class Conv2Former(BaseBackbone):
                  norm_eval: bool = False,
                  with_cp: bool = False,
                  drop_path_rate: float = 0.,
+                 layer_scale_init_value: float = 1e-6,
                  with_cls_head: bool = False,
                  head_channels: int = 1280,
                  out_norm_cfg: Optional[dict] = None,
@@ -233,7 +262,7 @@ class Conv2Former(BaseBackbone):
             self.stages.append(
                 nn.Sequential(*[
                     Conv2FormerBlock(dims[i], self.kernel_size, self.arch_settings['mlp_ratios'][i],
-                                     dpr[cursor + j]) for j in range(depth)
+                                     dpr[cursor + j], layer_scale_init_value) for j in range(depth)
                 ]))
             cursor += depth
 

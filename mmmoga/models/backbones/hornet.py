@@ -18,6 +18,7 @@ from torch import nn
 
 from mmmoga.registry import register_model
 from ..layers import GnConv, LayerNorm2d, layer_scaled, resize_complex_weight
+from ..layers.folding import FoldCounts, scale_output
 from .base_backbone import BaseBackbone
 
 __all__ = ['HorNet']
@@ -70,6 +71,15 @@ class HorNetBlock(nn.Module):
     def _mlp(self, x: torch.Tensor) -> torch.Tensor:
         """The MLP, on a channels-last tensor."""
         return self.pwconv2(self.act(self.pwconv1(self.norm2(x))))
+
+    def fuse(self, counts: FoldCounts) -> nn.Module:
+        """For inference: the layer scales folded into ``gnconv.proj_out`` and ``pwconv2``."""
+        for gamma, layer in (('gamma1', self.gnconv.proj_out), ('gamma2', self.pwconv2)):
+            if getattr(self, gamma) is not None and not isinstance(layer, nn.Identity):
+                scale_output(layer, getattr(self, gamma).detach())
+                setattr(self, gamma, None)
+                counts['scale'] += 1
+        return self
 
 
 @register_model()
@@ -145,6 +155,9 @@ class HorNet(BaseBackbone):
             embed_dims=[192, 384, 768, 1536], depths=[2, 3, 18, 2], orders=[2, 3, 4, 5])),
     }  # yapf: disable
     arch_keys = frozenset({'embed_dims', 'depths', 'orders'})
+    variants = {'': {}, 'gf': dict(mixer='gf')}
+    classification_form = dict(gap_before_final_norm=True)
+    uses_gpu_kernels = True
     # CPU, 224, batch 2, median of 3 rounds: channels-last 0.96x/0.99x inference and 1.05x/0.96x
     # training (7x7/GF), no gain; the GPU figures of issue 20 were taken channels-last
     channels_last_devices = ('cuda', )

@@ -20,6 +20,7 @@ from torch import nn
 
 from mmmoga.registry import register_model
 from ..layers import build_out_norm, conv2d_act, layer_scaled
+from ..layers.folding import FoldCounts, bn_affine, foldable_bn, scale_input, scale_output
 from .base_backbone import BaseBackbone, convnext_layer_id
 
 __all__ = ['InceptionNeXt']
@@ -93,7 +94,7 @@ class InceptionNeXtBlock(nn.Module):
                  mlp_ratio: float = 4,
                  band_kernel_size: int = 11,
                  branch_ratio: float = 0.125,
-                 ls_init_value: Optional[float] = 1e-6,
+                 layer_scale_init_value: Optional[float] = 1e-6,
                  drop_path_rate: float = 0.,
                  norm_cfg: Optional[dict] = None):
         super().__init__()
@@ -101,8 +102,9 @@ class InceptionNeXtBlock(nn.Module):
             channels, band_kernel_size=band_kernel_size, branch_ratio=branch_ratio)
         self.norm = build_norm_layer(norm_cfg or dict(type='BN'), channels)[1]
         self.mlp = ConvMlp(channels, int(mlp_ratio * channels))
-        # official: ls_init_value=0/None disables the layer scale (no ``gamma`` key)
-        self.gamma = nn.Parameter(ls_init_value * torch.ones(channels)) if ls_init_value else None
+        # official: layer_scale_init_value=0/None disables the layer scale (no ``gamma`` key)
+        self.gamma = nn.Parameter(layer_scale_init_value *
+                                  torch.ones(channels)) if layer_scale_init_value else None
         self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0. else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -112,6 +114,19 @@ class InceptionNeXtBlock(nn.Module):
 
     def _branch(self, x: torch.Tensor) -> torch.Tensor:
         return self.mlp(self.norm(self.token_mixer(x)))
+
+    def fuse(self, counts: FoldCounts) -> nn.Module:
+        """For inference: the BN folded into ``mlp.fc1`` (unpadded) and the layer scale into
+        ``mlp.fc2``."""
+        if foldable_bn(self.norm):
+            scale_input(self.mlp.fc1, *bn_affine(self.norm))
+            self.norm = nn.Identity()
+            counts['batchnorm'] += 1
+        if self.gamma is not None:
+            scale_output(self.mlp.fc2, self.gamma.detach())
+            self.gamma = None
+            counts['scale'] += 1
+        return self
 
 
 class InceptionNeXtStage(nn.Module):
@@ -171,7 +186,7 @@ class InceptionNeXt(BaseBackbone):
         norm_eval: keep every BN in eval mode during training.
         with_cp: checkpoint each block's activations (non-reentrant) to save memory.
         drop_path_rate: stochastic depth, rising linearly over all blocks.
-        ls_init_value: initial value of ``gamma``; 0 or None builds no layer scale (as the
+        layer_scale_init_value: initial value of ``gamma``; 0 or None builds no layer scale (as the
             official ``MetaNeXtBlock``). Defaults to 1e-6 (official).
         norm_cfg: norm of the stem, downsamplers and blocks (official: BN; ``SyncBN`` for
             segmentation).
@@ -209,6 +224,8 @@ class InceptionNeXt(BaseBackbone):
     }  # yapf: disable
     arch_keys = frozenset(
         {'embed_dims', 'depths', 'mlp_ratios', 'band_kernel_size', 'branch_ratio'})
+    classification_form = dict(with_cls_head=True, out_indices=(3, ))
+    uses_cpu_kernels = True
     classifier_prefixes = ('head.', )
     fresh_prefixes = ('norm', )
 
@@ -220,7 +237,7 @@ class InceptionNeXt(BaseBackbone):
                  norm_eval: bool = False,
                  with_cp: bool = False,
                  drop_path_rate: float = 0.,
-                 ls_init_value: Optional[float] = 1e-6,
+                 layer_scale_init_value: Optional[float] = 1e-6,
                  norm_cfg: Optional[dict] = None,
                  out_norm_cfg: Optional[dict] = None,
                  with_cls_head: bool = False,
@@ -264,7 +281,7 @@ class InceptionNeXt(BaseBackbone):
                 mlp_ratio=self.arch_settings['mlp_ratios'][i],
                 band_kernel_size=self.arch_settings['band_kernel_size'],
                 branch_ratio=branch_ratio,
-                ls_init_value=ls_init_value) for i, depth in enumerate(depths)
+                layer_scale_init_value=layer_scale_init_value) for i, depth in enumerate(depths)
         ])
         for i in self.out_indices:
             if out_norm_cfg is not None and not (with_cls_head and i == self.num_stages - 1):

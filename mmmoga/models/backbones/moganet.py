@@ -18,6 +18,7 @@ from torch import nn
 from mmmoga.registry import register_model
 from ..layers import (ElementScale, conv2d_act, depthwise_conv2d, gpu_kernels_apply,
                       in_fp16_autocast, layer_scaled, silu_product)
+from ..layers.folding import FoldCounts, bn_affine, foldable_bn, scale_input, scale_output
 from .base_backbone import BaseBackbone
 
 __all__ = ['MogaNet']
@@ -199,7 +200,7 @@ class MogaBlock(nn.Module):
                  ffn_ratio: float,
                  drop_rate: float = 0.,
                  drop_path_rate: float = 0.,
-                 init_value: float = 1e-5,
+                 layer_scale_init_value: float = 1e-5,
                  norm_cfg: Optional[dict] = None,
                  attn_force_fp32: bool = False,
                  reference_ops: bool = False):
@@ -210,8 +211,8 @@ class MogaBlock(nn.Module):
         self.attn = MultiOrderGatedAggregation(channels, attn_force_fp32)
         self.norm2 = build_norm_layer(norm_cfg, channels)[1]
         self.mlp = ChannelAggregationFFN(channels, int(channels * ffn_ratio), drop_rate)
-        self.layer_scale_1 = nn.Parameter(init_value * torch.ones((1, channels, 1, 1)))
-        self.layer_scale_2 = nn.Parameter(init_value * torch.ones((1, channels, 1, 1)))
+        self.layer_scale_1 = nn.Parameter(layer_scale_init_value * torch.ones((1, channels, 1, 1)))
+        self.layer_scale_2 = nn.Parameter(layer_scale_init_value * torch.ones((1, channels, 1, 1)))
         self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0. else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -233,6 +234,67 @@ class MogaBlock(nn.Module):
         if isinstance(self.drop_path, nn.Identity):
             return branch.add_(x)  # ``branch`` is a fresh tensor no backward formula reads
         return x + self.drop_path(branch)
+
+    def fuse(self, counts: FoldCounts) -> nn.Module:
+        """For inference: the block with its BNs and scales folded, :class:`FusedMogaBlock`."""
+        counts['batchnorm'] += 2
+        counts['scale'] += 3  # two layer scales and the FFN's 1 + sigma
+        counts['block'] += 1
+        return FusedMogaBlock(self)
+
+
+class FusedMogaBlock(nn.Module):
+    """A :class:`MogaBlock` in eval mode with its BNs and scales folded (see
+    :mod:`mmmoga.models.utils.fusion`); computes the same function within fp32 rounding."""
+
+    def __init__(self, block: nn.Module):
+        super().__init__()
+        attn, mlp = block.attn, block.mlp
+        self.force_fp32 = attn.force_fp32
+        s1, t1 = bn_affine(block.norm1)
+        s2, t2 = bn_affine(block.norm2)
+        ls1 = block.layer_scale_1.detach().double().reshape(-1)
+        ls2 = block.layer_scale_2.detach().double().reshape(-1)
+        dtype = attn.proj_1.weight.dtype
+        # attention: norm1 -> proj_1, decomposition as one multiply-add, layer scale -> proj_2
+        self.proj_1 = attn.proj_1
+        scale_input(self.proj_1, s1, t1)
+        sigma = attn.sigma.scale.detach().double()
+        self.register_buffer('decompose_gain', (1 + sigma).to(dtype))
+        self.register_buffer('decompose_shift', (-sigma).to(dtype))
+        self.gate, self.value, self.proj_2 = attn.gate, attn.value, attn.proj_2
+        # x + ls1 * (proj_2(g) + s1 * x + t1) = x * (1 + ls1 * s1) + [ls1 * proj_2(g) + ls1 * t1]
+        scale_output(self.proj_2, ls1, ls1 * t1)
+        self.register_buffer('residual_gain', (1 + ls1 * s1).reshape(1, -1, 1, 1).to(dtype))
+        # FFN: norm2 -> fc1; fc2(h + sigma * (h - g)) = fc2'(h) - g * (W2 sigma), with fc2' of
+        # weight W2 (1 + sigma); the layer scale goes into both terms
+        self.fc1, self.dwconv = mlp.fc1, mlp.dwconv
+        self.decompose, self.fc2 = mlp.decompose, mlp.fc2
+        scale_input(self.fc1, s2, t2)
+        sigma = mlp.sigma.scale.detach().double().reshape(-1)
+        weight = self.fc2.weight.detach().double().flatten(1)
+        self.register_buffer('decompose_mix', (-(weight @ sigma) * ls2).reshape(1, -1, 1,
+                                                                                1).to(dtype))
+        self.fc2.weight.data = (weight * (1 + sigma)).reshape(self.fc2.weight.shape).to(dtype)
+        scale_output(self.fc2, ls2)
+
+    def _gating(self, y: torch.Tensor) -> torch.Tensor:
+        gate = conv2d_act(y, self.gate, 'silu')
+        value = self.value.forward_split(y, 'silu')
+        if not self.force_fp32:
+            return self.proj_2(gate * value)
+        with torch.autocast(gate.device.type, enabled=False):  # the official double activation
+            return self.proj_2(F.silu(gate.float()) * F.silu(value.float()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.proj_1(x)
+        y = F.silu(
+            torch.addcmul(self.decompose_shift * F.adaptive_avg_pool2d(y, 1), y,
+                          self.decompose_gain))
+        x = torch.addcmul(self._gating(y), x, self.residual_gain)
+        h = conv2d_act(self.fc1(x), self.dwconv, 'gelu')
+        d = conv2d_act(h, self.decompose, 'gelu')
+        return torch.addcmul(self.fc2(h), d, self.decompose_mix).add_(x)
 
 
 class StackConvPatchEmbed(nn.Module):
@@ -263,6 +325,14 @@ class ConvPatchEmbed(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.norm(self.projection(x))
 
+    def fuse(self, counts: FoldCounts) -> nn.Module:
+        """For inference: the BN folded into the conv."""
+        if foldable_bn(self.norm):
+            scale_output(self.projection, *bn_affine(self.norm))
+            self.norm = nn.Identity()
+            counts['batchnorm'] += 1
+        return self
+
 
 @register_model()
 class MogaNet(BaseBackbone):
@@ -284,7 +354,7 @@ class MogaNet(BaseBackbone):
         with_cp: checkpoint each block's activations (non-reentrant) to save memory.
         drop_rate: dropout inside the FFN.
         drop_path_rate: stochastic depth, rising linearly over all blocks.
-        init_value: layer-scale initial value.
+        layer_scale_init_value: initial value of the layer scales.
         norm_cfg: norm of the stem, downsamplers, blocks and stage outputs (official: BN).
         attn_force_fp32: the official option: gating in fp32 with autocast off, and, as released,
             SiLU applied twice to gate and value on that path (a different function; see
@@ -314,6 +384,8 @@ class MogaNet(BaseBackbone):
             embed_dims=[96, 192, 480, 960], depths=[6, 6, 44, 4], ffn_ratios=[8, 8, 4, 4])),
     }  # yapf: disable
     arch_keys = frozenset({'embed_dims', 'depths', 'ffn_ratios'})
+    uses_cpu_kernels = True
+    uses_gpu_kernels = True
 
     def __init__(self,
                  arch: Union[str, dict] = 'tiny',
@@ -324,7 +396,7 @@ class MogaNet(BaseBackbone):
                  with_cp: bool = False,
                  drop_rate: float = 0.,
                  drop_path_rate: float = 0.,
-                 init_value: float = 1e-5,
+                 layer_scale_init_value: float = 1e-5,
                  norm_cfg: Optional[dict] = None,
                  init_cfg: Union[dict, List[dict], None] = None,
                  attn_force_fp32: bool = False,
@@ -347,7 +419,7 @@ class MogaNet(BaseBackbone):
                 patch_embed = ConvPatchEmbed(self.embed_dims[i - 1], dims, norm_cfg)
             blocks = nn.ModuleList([
                 MogaBlock(dims, self.arch_settings['ffn_ratios'][i], drop_rate, dpr[cursor + j],
-                          init_value, norm_cfg, attn_force_fp32, reference_ops)
+                          layer_scale_init_value, norm_cfg, attn_force_fp32, reference_ops)
                 for j in range(depth)
             ])
             cursor += depth
@@ -363,7 +435,7 @@ class MogaNet(BaseBackbone):
         ``sqrt(2 / fan_out)``, ``fan_out = k_h * k_w * out_channels // groups``; Linear weights
         truncated normal (std .02); zero biases. Norms keep weight 1, bias 0 (PyTorch's
         default, as the official init sets), layer scales and the ``sigma`` scales their
-        constructor values (``init_value``, 1e-5)."""
+        constructor values (``layer_scale_init_value``, 1e-5)."""
         if isinstance(m, nn.Conv2d):
             fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels // m.groups
             nn.init.normal_(m.weight, 0, (2.0 / fan_out)**0.5)

@@ -1,3 +1,3 @@
-from .official_classifier import OFFICIAL_HEAD_KEYS, OfficialImageClassifier
+from .official_classifier import OfficialImageClassifier
 
-__all__ = ['OFFICIAL_HEAD_KEYS', 'OfficialImageClassifier']
+__all__ = ['OfficialImageClassifier']

@@ -6,23 +6,14 @@ renames them while they load, so ``tools/test.py CONFIG <official file>`` (mmeng
 ``load_from``) evaluates a release without a conversion step.
 """
 import re
-from typing import Dict
 
 import torch
 from mmpretrain.models import ImageClassifier
 
+from mmmoga.models.backbones.base_backbone import BaseBackbone
 from mmmoga.registry import register_model
 
-__all__ = ['OfficialImageClassifier', 'OFFICIAL_HEAD_KEYS']
-
-#: backbone class -> prefix of the official final classifier layer (mmpretrain ``head.fc``);
-#: every other official key belongs to the backbone's classification form
-OFFICIAL_HEAD_KEYS: Dict[str, str] = {
-    'MogaNet': 'head.',  # Linear on GAP(norm4(stage 4)): GlobalAveragePooling + LinearClsHead
-    'HorNet': 'head.',  # Linear on norm(GAP(stage 4)): backbone gap_before_final_norm=True
-    'Conv2Former': 'pred.',  # head.{0,2} (conv 1x1, LN) live in the backbone (with_cls_head)
-    'InceptionNeXt': 'head.fc2.',  # head.fc1, head.norm live in the backbone (with_cls_head)
-}
+__all__ = ['OfficialImageClassifier']
 
 
 @register_model()
@@ -31,12 +22,13 @@ class OfficialImageClassifier(ImageClassifier):
     checkpoint layout of the mmmoga backbones.
 
     A state dict with no ``backbone.`` key is taken as an official release: its final classifier
-    layer (:data:`OFFICIAL_HEAD_KEYS`) becomes ``head.fc.*`` and every other key ``backbone.*``.
+    layer (the backbone's ``classifier_prefixes``, one prefix in its classification form) becomes
+    ``head.fc.*`` and every other key ``backbone.*``.
     Besides the ``state_dict`` wrapper (unwrapped by mmengine), a ``model`` wrapper (the ConvNeXt
     training code's, HorNet) is unwrapped here.
     mmpretrain-layout state dicts (this classifier's own checkpoints) load unchanged. The head
-    must be a linear head with an ``fc`` layer (``LinearClsHead``), the backbone one of
-    :data:`OFFICIAL_HEAD_KEYS` in its classification form (see the ``configs/imagenet_*.py``).
+    must be a linear head with an ``fc`` layer (``LinearClsHead``), the backbone an mmmoga backbone
+    in its classification form (see the ``configs/imagenet_*.py``).
 
     Args: those of :class:`mmpretrain.models.ImageClassifier`.
     """
@@ -44,15 +36,21 @@ class OfficialImageClassifier(ImageClassifier):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         name = type(self.backbone).__name__
-        if name not in OFFICIAL_HEAD_KEYS:
-            raise TypeError(f'OfficialImageClassifier maps the official checkpoints of '
-                            f'{sorted(OFFICIAL_HEAD_KEYS)}, got a {name} backbone; use '
-                            f'mmpretrain\'s ImageClassifier for other backbones.')
+        if not isinstance(self.backbone, BaseBackbone):
+            raise TypeError(
+                f'OfficialImageClassifier maps the official checkpoints of the mmmoga '
+                f'backbones (MogaNet, HorNet, Conv2Former, InceptionNeXt, ...), got a '
+                f'{name} backbone; use mmpretrain\'s ImageClassifier for other backbones.')
+        prefixes = self.backbone.classifier_prefixes
+        if len(prefixes) != 1:
+            raise TypeError(f'OfficialImageClassifier needs the {name} backbone in its '
+                            f'classification form (one official classifier layer, not '
+                            f'{list(prefixes)}): see configs/imagenet_*.py')
         if not hasattr(self.head, 'fc'):
             raise TypeError(f'OfficialImageClassifier needs a head with an `fc` layer (e.g. '
                             f'LinearClsHead) to take the official classifier, got '
                             f'{type(self.head).__name__}')
-        self.official_head_key = OFFICIAL_HEAD_KEYS[name]
+        self.official_head_key = prefixes[0]
         self.register_load_state_dict_pre_hook(self._official_to_mmpretrain_keys)
 
     def _official_to_mmpretrain_keys(self, module, state_dict, prefix, *args) -> None:

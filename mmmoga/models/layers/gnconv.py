@@ -18,6 +18,7 @@ from mmcv.cnn import build_activation_layer, build_norm_layer
 from torch import nn
 
 from .dft import global_filter_dft
+from .folding import FoldCounts, bn_affine, foldable_bn, scale_output
 from .gpu_ops import depthwise_conv2d
 from .norm import LayerNorm2d
 from .scale import in_fp16_autocast
@@ -195,6 +196,17 @@ class GnConv(nn.Module):
             x = pw(x) * gate
         return self.proj_out(x)
 
+    def fuse(self, counts: FoldCounts) -> nn.Module:
+        """For inference: ``scale`` folded into the mixer (the 'gf' mixer ends in an affine
+        LayerNorm)."""
+        if self.scale != 1:
+            scale = torch.full((sum(self.dims), ), float(self.scale), dtype=torch.float64)
+            mixer = self.dwconv
+            scale_output(mixer.post_norm if isinstance(mixer, GlobalLocalFilter) else mixer, scale)
+            self.scale = 1.0
+            counts['scale'] += 1
+        return self
+
 
 # activations without an ``inplace`` argument (mmcv ConvModule's list)
 _NO_INPLACE = ('Tanh', 'PReLU', 'Sigmoid', 'HSigmoid', 'Swish', 'GELU')
@@ -293,3 +305,13 @@ class GnConvModule(GnConv):
         if self.activate is not None:
             x = self.activate(x)
         return x
+
+    def fuse(self, counts: FoldCounts) -> nn.Module:
+        """For inference: HorFPN's BN after the gnConv folded into ``proj_out``."""
+        super().fuse(counts)
+        if self.norm_name and foldable_bn(self.norm) and isinstance(self.proj_out, nn.Conv2d):
+            scale_output(self.proj_out, *bn_affine(self.norm))
+            delattr(self, self.norm_name)
+            self.norm_name = None
+            counts['batchnorm'] += 1
+        return self

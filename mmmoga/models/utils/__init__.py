@@ -1,4 +1,4 @@
 """Model utilities: inference fusion."""
-from .fusion import FusedConv2FormerBlock, FusedMogaBlock, fuse_for_inference
+from .fusion import fuse_for_inference
 
-__all__ = ['FusedConv2FormerBlock', 'FusedMogaBlock', 'fuse_for_inference']
+__all__ = ['fuse_for_inference']

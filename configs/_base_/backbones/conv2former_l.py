@@ -1,0 +1,6 @@
+# Conv2Former-L: the facts every config of this backbone reads as `_base_.variant`
+# (the arch, the channels of its four stage outputs and the weights the downstream
+# configs start from); params, FLOPs and accuracy live in the metafiles
+# checkpoint: the official ImageNet release is on Baidu Netdisk only: download it to this path
+variant = dict(
+    arch='large', channels=[128, 256, 512, 1024], checkpoint='pretrained/conv2former_l_22k.pth')

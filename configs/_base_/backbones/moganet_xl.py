@@ -1,0 +1,9 @@
+# MogaNet-XL: the facts every config of this backbone reads as `_base_.variant`
+# (the arch, the channels of its four stage outputs and the weights the downstream
+# configs start from); params, FLOPs and accuracy live in the metafiles
+# checkpoint: the official ImageNet-1K release (GitHub)
+variant = dict(
+    arch='xlarge',
+    channels=[96, 192, 480, 960],
+    checkpoint=('https://github.com/Westlake-AI/MogaNet/releases/download/moganet-in1k-weights/'
+                'moganet_xlarge_sz224_8xbs64_ep300.pth.tar'))

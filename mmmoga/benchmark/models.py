@@ -1,0 +1,255 @@
+"""What the benchmark can measure: our backbones and their peers (mmpretrain, timm), by name.
+
+``BENCHMARK_MODELS[name].build(with_cp)`` builds a model; entries that share a weight layout get
+the same weights through :data:`TRANSFERS` for the identical-output check.
+"""
+import inspect
+import os.path as osp
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Type
+
+from torch import nn
+
+#: the directory holding the ``mmmoga`` package (the repository root in a source checkout)
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+@dataclass
+class Entry:
+    """A model of the benchmark.
+
+    ``build(with_cp, channels_last)`` returns the backbone (``channels_last``: the argument of
+    our backbones, None for their default; peers have no such argument and ignore it);
+    ``weights`` names a weight layout: two entries with the same layout get the same weights
+    (through :data:`TRANSFERS`) for the identical-output check; ``peer_of`` names the models
+    this one is the default peer of; ``cpu_kernels`` / ``gpu_kernels``: whether the model runs
+    :mod:`mmmoga.models.layers.cpu_ops` / :mod:`~mmmoga.models.layers.gpu_ops`.
+    """
+    name: str
+    build: Callable[[bool, Optional[bool]], nn.Module]
+    source: str
+    description: str
+    weights: Optional[str] = None
+    label: str = ''
+    peer_of: Tuple[str, ...] = ()
+    cpu_kernels: bool = False
+    gpu_kernels: bool = False
+
+
+def _mmmoga(backbone: Type[nn.Module], **kwargs) -> Callable[[bool, Optional[bool]], nn.Module]:
+
+    def build(with_cp: bool, channels_last: Optional[bool] = None) -> nn.Module:
+        return backbone(with_cp=with_cp, channels_last=channels_last, **kwargs)
+
+    return build
+
+
+def _mmpretrain(cls_name: str, **kwargs) -> Callable[[bool, Optional[bool]], nn.Module]:
+
+    def build(with_cp: bool, channels_last: Optional[bool] = None) -> nn.Module:
+        try:
+            from mmpretrain.models import backbones
+        except ImportError as error:
+            raise RuntimeError(f'mmpretrain is not installed ({error})') from None
+        return getattr(backbones, cls_name)(with_cp=with_cp, **kwargs)
+
+    return build
+
+
+def _timm(model_name: str) -> Callable[[bool, Optional[bool]], nn.Module]:
+
+    def build(with_cp: bool, channels_last: Optional[bool] = None) -> nn.Module:
+        try:
+            import timm
+        except ImportError:
+            raise RuntimeError(f'timm is not installed; {model_name} needs it') from None
+        model = timm.create_model(
+            model_name, pretrained=False, features_only=True, out_indices=(0, 1, 2, 3))
+        if with_cp:
+            model.set_grad_checkpointing(True)
+        return model
+
+    return build
+
+
+def arch_names(backbone: Type[nn.Module]) -> List[Tuple[str, str]]:
+    """``(short, full)`` name of each arch of a family's ``arch_zoo`` (aliases share a dict), in
+    the zoo's order: ``[('xt', 'xtiny'), ('t', 'tiny'), ...]``."""
+    names: Dict[int, List[str]] = {}
+    for name, arch in backbone.arch_zoo.items():
+        names.setdefault(id(arch), []).append(name)
+    return [(min(group, key=len), max(group, key=len)) for group in names.values()]
+
+
+def mmmoga_backbones() -> List[Type[nn.Module]]:
+    """The backbone families registered in mmmoga's model registry."""
+    from mmmoga.models.backbones.base_backbone import BaseBackbone
+    from mmmoga.registry import MODELS
+    return [
+        module for module in MODELS.module_dict.values()
+        if isinstance(module, type) and issubclass(module, BaseBackbone)
+    ]
+
+
+def _family_entries(backbone) -> List[Entry]:
+    """Every arch and variant of one of our families, dense (4 outputs), in its classification
+    form where it has one, and op by op as the official code runs it where it has
+    ``reference_ops``."""
+    entries = []
+    family = backbone.__name__.lower()
+    reference = 'reference_ops' in inspect.signature(backbone.__init__).parameters
+    for short, arch in arch_names(backbone):
+        for variant, variant_kwargs in backbone.variants.items():
+            name = f'{family}-{short}' + (f'-{variant}' if variant else '')
+            label = f'{backbone.__name__}-{short.upper()}' + (f' {variant.upper()}'
+                                                              if variant else '')
+            layout = f'{family}-{{}}' + (f'-{variant}' if variant else '')
+            kernels = dict(
+                cpu_kernels=backbone.uses_cpu_kernels, gpu_kernels=backbone.uses_gpu_kernels)
+            dense = dict(arch=arch, out_indices=(0, 1, 2, 3), **variant_kwargs)
+            entries.append(
+                Entry(name, _mmmoga(backbone, **dense), 'mmmoga', f'{label}, 4 outputs',
+                      layout.format('dense'), label, **kernels))
+            if reference:
+                entries.append(
+                    Entry(
+                        f'{name}-ref',
+                        _mmmoga(backbone, reference_ops=True, **dense),
+                        'mmmoga',
+                        f'{label} computed op by op as the official code writes it (the speed '
+                        'reference)',
+                        layout.format('dense'),
+                        label,
+                        peer_of=(name, )))
+            if backbone.classification_form is not None:
+                cls = dict(arch=arch, **variant_kwargs, **backbone.classification_form)
+                entries.append(
+                    Entry(f'{name}-cls', _mmmoga(backbone, **cls), 'mmmoga',
+                          f'{label}, classification form', layout.format('cls'), label, **kernels))
+    return entries
+
+
+def _peer_entries() -> List[Entry]:
+    """The peers: mmpretrain's HorNet (same weights as ours), timm's InceptionNeXt and ConvNeXt
+    (mmpretrain's, and timm's where installed)."""
+    entries = []
+    four = (0, 1, 2, 3)
+    for short, arch in (('t', 'tiny'), ('s', 'small'), ('b', 'base'), ('l', 'large')):
+        for gf in ('', '-gf'):
+            ours, label = f'hornet-{short}{gf}', f'mmpretrain HorNet-{short.upper()}{gf.upper()}'
+            entries += [
+                Entry(
+                    f'mmpretrain-{ours}',
+                    _mmpretrain(
+                        'HorNet', arch=arch + gf, out_indices=four, gap_before_final_norm=False),
+                    'mmpretrain',
+                    f'{label}, 4 normed outputs',
+                    f'hornet-dense{gf}',
+                    peer_of=(ours, )),
+                Entry(
+                    f'mmpretrain-{ours}-cls',
+                    _mmpretrain(
+                        'HorNet', arch=arch + gf, out_indices=(3, ), gap_before_final_norm=True),
+                    'mmpretrain',
+                    f'{label}, classification trunk',
+                    f'hornet-cls{gf}',
+                    peer_of=(f'{ours}-cls', )),
+            ]
+    for short, arch in (('a', 'atto'), ('t', 'tiny'), ('s', 'small'), ('b', 'base')):
+        entries.append(
+            Entry(
+                f'timm-inceptionnext-{short}',
+                _timm(f'inception_next_{arch}'),
+                'timm',
+                f'timm inception_next_{arch}, features_only, 4 outputs',
+                peer_of=(f'inceptionnext-{short}', )))
+    for short, arch in (('t', 'tiny'), ('s', 'small'), ('b', 'base'), ('l', 'large')):
+        convnext = dict(arch=arch, gap_before_final_norm=False, frozen_stages=0)
+        entries += [
+            Entry(
+                f'convnext-{short}',
+                _mmpretrain('ConvNeXt', out_indices=four, **convnext),
+                'mmpretrain',
+                f'mmpretrain ConvNeXt-{short.upper()}, 4 normed outputs',
+                peer_of=(f'inceptionnext-{short}', )),
+            Entry(
+                f'convnext-{short}-cls',
+                _mmpretrain(
+                    'ConvNeXt', out_indices=(3, ), **dict(convnext, gap_before_final_norm=True)),
+                'mmpretrain',
+                f'mmpretrain ConvNeXt-{short.upper()}, classification trunk (pooled + final '
+                'norm)',
+                peer_of=(f'inceptionnext-{short}-cls', )),
+            Entry(f'timm-convnext-{short}', _timm(f'convnext_{arch}'), 'timm',
+                  f'timm convnext_{arch}, features_only, 4 outputs'),
+        ]
+    return entries
+
+
+def benchmark_models() -> Dict[str, Entry]:
+    """The benchmark's table: every registered mmmoga backbone family (from its ``arch_zoo``,
+    ``variants``, ``classification_form`` and ``reference_ops``), then the peers."""
+    entries = [e for backbone in mmmoga_backbones() for e in _family_entries(backbone)]
+    return {entry.name: entry for entry in entries + _peer_entries()}
+
+
+BENCHMARK_MODELS: Dict[str, Entry] = benchmark_models()
+
+
+def list_models() -> None:
+    """Print every model of the table with its source and description."""
+    for name, entry in BENCHMARK_MODELS.items():
+        print(f'{name:32s} {entry.source:10s} {entry.description}')
+
+
+def uses_cpu_kernels(name: str) -> bool:
+    """Whether the model runs :mod:`mmmoga.models.layers.cpu_ops`."""
+    return BENCHMARK_MODELS[name].cpu_kernels
+
+
+def uses_gpu_kernels(name: str) -> bool:
+    """Whether the model can run :mod:`mmmoga.models.layers.gpu_ops`."""
+    return BENCHMARK_MODELS[name].gpu_kernels
+
+
+def default_peer(name: str, run: Sequence[str]) -> Optional[str]:
+    """The peer a model is compared with when ``--peer`` does not name one (if it is in the run):
+    its op-by-op reference, else the first peer of the table."""
+    return next(
+        (peer.name
+         for peer in BENCHMARK_MODELS.values() if name in peer.peer_of and peer.name in run), None)
+
+
+def _hornet_transfer(layout: str) -> Callable[[nn.Module, nn.Module], None]:
+
+    def transfer(peer: nn.Module, ours: nn.Module) -> None:
+        from mmmoga.converters import convert_hornet_mmpretrain
+        state, _ = convert_hornet_mmpretrain(peer.state_dict(), layout=layout)
+        ours.load_state_dict(state, strict=True)
+
+    return transfer
+
+
+def _same_keys(peer: nn.Module, ours: nn.Module) -> None:
+    ours.load_state_dict(peer.state_dict(), strict=True)
+
+
+#: weight layout -> copy the peer's weights into ours (for the identical-output check)
+TRANSFERS = {
+    'moganet-dense': _same_keys,
+    'hornet-dense': _hornet_transfer('dense'),
+    'hornet-dense-gf': _hornet_transfer('dense'),
+    'hornet-cls': _hornet_transfer('cls'),
+    'hornet-cls-gf': _hornet_transfer('cls'),
+}
+
+
+def build_benchmark_model(name: str,
+                          with_cp: bool = False,
+                          train: bool = False,
+                          channels_last: Optional[bool] = None) -> nn.Module:
+    """Build a model of the zoo in train or eval mode (mmpretrain's ``HorNet.train`` returns None,
+    so ``.eval()`` is not chained); ``channels_last`` as :class:`Entry` takes it."""
+    model = BENCHMARK_MODELS[name].build(with_cp, channels_last)
+    model.train(train)
+    return model

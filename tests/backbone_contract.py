@@ -1,0 +1,149 @@
+"""The contract every backbone family keeps: ``frozen_stages``, ``norm_eval``, ``with_cp``, bf16
+autocast, the classification form and the registries, as checks that take a builder
+(``build(**kwargs) -> backbone``). ``tests/test_backbone_contract.py`` runs them over the small
+model of every family (``tests/small_models.py``); :func:`check_contract` runs them all for one
+family (a new family's test calls it)."""
+import pytest
+import torch
+from mmengine.registry import MODELS as ROOT_MODELS
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from mmmoga.registry import MODELS
+
+# the layer scales' official key names (kept: the releases load by them)
+LAYER_SCALES = ('layer_scale_1', 'layer_scale_2', 'gamma', 'gamma1', 'gamma2')
+
+
+def batch_norms(model):
+    return [m for m in model.modules() if isinstance(m, _BatchNorm)]
+
+
+def check_frozen(model, frozen_stages):
+    covered = set()
+    for i in range(4):
+        frozen = i <= frozen_stages
+        for module in model.stage_modules(i):
+            for p in module.parameters():
+                covered.add(id(p))
+                assert p.requires_grad is not frozen, (i, module)
+            assert all(m.training is not frozen for m in module.modules()), (i, module)
+    assert covered == {id(p) for p in model.parameters()}  # every parameter belongs to a stage
+
+
+def check_frozen_stages(build, frozen_stages, out_indices):
+    model = build(frozen_stages=frozen_stages, out_indices=out_indices).train()
+    check_frozen(model, frozen_stages)
+    model.train(False)
+    model.train(True)  # freezing survives another train()
+    check_frozen(model, frozen_stages)
+    frozen_norms = [
+        m for i in range(frozen_stages + 1) for s in model.stage_modules(i) for m in batch_norms(s)
+    ]
+    before = [m.running_mean.clone() for m in frozen_norms]
+    outs = model(torch.rand(2, 3, 64, 64))
+    assert len(outs) == len(out_indices)
+    # frozen BN statistics do not move in training mode
+    assert all(torch.equal(b, m.running_mean) for b, m in zip(before, frozen_norms))
+
+
+def check_frozen_stages_in_classification_form(build, form, frozen_stages):
+    model = build(frozen_stages=frozen_stages, **form)
+    check_frozen(model.train(), frozen_stages)  # the final norm / head belong to the last stage
+    assert model(torch.rand(1, 3, 64, 64))[-1].ndim == 2  # pooled features or class scores
+
+
+def check_frozen_stages_beyond_the_last_stage_are_refused(build):
+    with pytest.raises(ValueError, match=r'frozen_stages must be in \[-1, 3\]'):
+        build(frozen_stages=4)
+
+
+def check_norm_eval_freezes_only_the_batch_norms(build, has_batch_norms=True):
+    model = build(norm_eval=True).train()
+    norms = batch_norms(model)
+    assert bool(norms) is has_batch_norms
+    assert all(not m.training for m in norms)
+    assert all(m.training for m in model.modules() if not isinstance(m, _BatchNorm))
+    before = [m.running_mean.clone() for m in norms]
+    model(torch.rand(2, 3, 32, 32))
+    assert all(torch.equal(b, m.running_mean) for b, m in zip(before, norms))
+
+
+def check_layer_scale_init_value(build):
+    """One name for the layer scales' initial value in every family."""
+    model = build(layer_scale_init_value=0.25)
+    scales = [p for n, p in model.named_parameters() if n.rsplit('.', 1)[-1] in LAYER_SCALES]
+    assert scales and all(torch.equal(p, torch.full_like(p, 0.25)) for p in scales)
+
+
+def check_with_cp_same_outputs_gradients_and_statistics(build):
+    torch.manual_seed(0)
+    plain = build(drop_path_rate=0.2, frozen_stages=0)
+    checkpointed = build(drop_path_rate=0.2, frozen_stages=0, with_cp=True)
+    checkpointed.load_state_dict(plain.state_dict())
+    initial = {k: v.clone() for k, v in plain.state_dict().items()}
+    x = torch.rand(2, 3, 64, 96)
+    outputs = []
+    for model in (plain, checkpointed):
+        model.train()
+        torch.manual_seed(1)  # the same drop-path draws in both runs
+        outs = model(x)
+        sum((o * (k + 1)).sum() for k, o in enumerate(outs)).backward()
+        outputs.append(outs)
+    for a, b in zip(*outputs):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    grads = dict(checkpointed.named_parameters())
+    for name, param in plain.named_parameters():
+        if param.requires_grad:
+            torch.testing.assert_close(param.grad, grads[name].grad, rtol=1e-5, atol=1e-6, msg=name)
+        else:  # stage 0 is frozen
+            assert param.grad is None and grads[name].grad is None, name
+    assert any(p.grad.abs().sum() > 0 for p in plain.parameters() if p.requires_grad)
+    # BN running statistics are updated once per step, as without checkpointing
+    buffers = dict(checkpointed.named_buffers())
+    for name, buffer in plain.named_buffers():
+        torch.testing.assert_close(buffer, buffers[name], rtol=0, atol=0, msg=name)
+    moved = [
+        n for n, b in buffers.items()
+        if n.endswith('running_mean') and not torch.equal(b, initial[n])
+    ]
+    assert bool(moved) is bool(batch_norms(plain))
+
+
+def check_bf16_autocast_stays_close_to_fp32(build):
+    torch.manual_seed(0)
+    model = build().eval()
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        refs = model(x)
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            outs = model(x)
+    for out, ref in zip(outs, refs):
+        assert out.shape == ref.shape and torch.isfinite(out).all()
+        assert (out.float() - ref).norm() / ref.norm() < 0.05
+
+
+def check_registries_build_the_family(backbone, kwargs):
+    name = backbone.__name__
+    for registry, type_name in ((MODELS, name), (ROOT_MODELS, name), (ROOT_MODELS,
+                                                                      f'mmmoga.{name}')):
+        model = registry.build(dict(type=type_name, out_indices=(3, ), **kwargs))
+        assert type(model) is backbone and model.out_indices == (3, )
+
+
+def check_contract(backbone, kwargs, has_batch_norms=True):
+    """Every check, for the family ``backbone`` built small with ``kwargs``."""
+
+    def build(**more):
+        return backbone(**kwargs, **more)
+
+    for frozen_stages in (-1, 0, 3):
+        check_frozen_stages(build, frozen_stages, (0, 2))
+        if backbone.classification_form is not None:
+            check_frozen_stages_in_classification_form(build, backbone.classification_form,
+                                                       frozen_stages)
+    check_frozen_stages_beyond_the_last_stage_are_refused(build)
+    check_norm_eval_freezes_only_the_batch_norms(build, has_batch_norms)
+    check_layer_scale_init_value(build)
+    check_with_cp_same_outputs_gradients_and_statistics(build)
+    check_bf16_autocast_stays_close_to_fp32(build)
+    check_registries_build_the_family(backbone, kwargs)
