@@ -1,15 +1,15 @@
 import ast
 import glob
+import importlib
 import os.path as osp
 
 import pytest
 from mmengine.config import Config
 from small_models import build_on_meta
 
+from mmmoga.engine import AtomicCheckpointHook, NonFiniteLossHook
 from mmmoga.models.backbones import Conv2Former, HorNet, InceptionNeXt, MogaNet
 from mmmoga.utils.config_digest import read_digests, resolved_config_digest
-
-from mmmoga.engine import AtomicCheckpointHook, NonFiniteLossHook
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '*.py')))
