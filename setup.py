@@ -9,6 +9,16 @@ ROOT = osp.dirname(osp.abspath(__file__))
 # are put into mmmoga/.mim at build time, the way OpenMMLab packages do it.
 MIM_FILES = ('configs', 'tools', 'metafiles', 'model-index.yml')
 EDITABLE_COMMANDS = ('develop', 'editable_wheel')
+BACKBONE_REQUIRES = ['torch>=2.0', 'numpy', 'mmengine>=0.10.0,<1.0.0', 'safetensors>=0.4']
+# what every task needs besides its library: mmcv, and OpenCV for the toy data sets
+TASK_COMMON = ['mmcv>=2.0.0rc4,<2.2.0', 'opencv-python']
+#: pip extras: the task libraries (and mmcv, which they build on) of each task
+TASK_EXTRAS = {
+    'det': TASK_COMMON + ['mmdet>=3.0.0,<3.4.0'],
+    'seg': TASK_COMMON + ['mmsegmentation>=1.0.0,<1.3.0', 'ftfy', 'regex'],
+    'pose': TASK_COMMON + ['mmpose>=1.0.0,<1.4.0'],
+    'cls': TASK_COMMON + ['mmpretrain>=1.0.0,<1.3.0'],
+}
 COPY_COMMANDS = ('build', 'build_py', 'bdist_wheel', 'sdist', 'install')
 
 
@@ -61,23 +71,18 @@ if __name__ == '__main__':
         packages=find_packages(exclude=('configs', 'tools', 'tests', 'metafiles')),
         include_package_data=True,  # mmmoga/.mim, as listed in MANIFEST.in
         python_requires='>=3.9',
-        # What `import mmmoga` imports (tests/test_packaging.py checks the list). Ranges, not
-        # pins: `python tools/setup_env.py` installs the pinned stack (requirements/stack.txt),
-        # with steps pip cannot express (mmcv built from source, torch/torchvision as a pair,
-        # mmpose without chumpy), and an existing stack satisfies these ranges as it is.
-        install_requires=[
-            'torch>=2.0',
-            'numpy',
-            'mmengine>=0.10.0,<1.0.0',
-            'mmcv>=2.0.0rc4,<2.2.0',
-            'mmdet>=3.0.0,<3.4.0',
-            'mmsegmentation>=1.0.0,<1.3.0',
-            'mmpretrain>=1.0.0,<1.3.0',
-            'opencv-python',
-        ],
-        extras_require={
-            'mim': ['openmim'],
-            'tests': ['pytest'],
-        },
+        # What the backbones import (tests/test_packaging.py checks the list): torch, mmengine and
+        # safetensors, no mmcv. Each extra brings a task stack; `python tools/setup_env.py`
+        # installs all of it pinned (requirements/stack.txt), with the steps pip cannot express
+        # (mmcv built from source, torch/torchvision as a pair, mmpose without chumpy). Ranges, not
+        # pins: an existing stack satisfies them as it is.
+        install_requires=BACKBONE_REQUIRES,
+        extras_require=dict(
+            TASK_EXTRAS,
+            all=sorted({r
+                        for rs in TASK_EXTRAS.values()
+                        for r in rs}),
+            mim=['openmim'],
+            tests=['pytest']),
         zip_safe=False,
     )

@@ -1,15 +1,23 @@
-"""mmmoga: MogaNet, HorNet, Conv2Former and InceptionNeXt for OpenMMLab 2.x.
+"""mmmoga: MogaNet, HorNet, Conv2Former and InceptionNeXt for OpenMMLab 2.x, and anywhere else.
 
 ``import mmmoga`` (or ``custom_imports = dict(imports=['mmmoga'])`` in a config) registers every
 model, neck, head, hook and optimizer constructor of the package, and routes mmengine's checkpoint
 loading through :func:`mmmoga.utils.load_checkpoint_file` (``weights_only=True`` with an allow-list
 scoped to each load; see :mod:`mmmoga.utils.checkpoint`). Nothing process-wide widens what
 ``torch.load`` accepts.
+
+The backbones need only torch, mmengine and safetensors: where mmcv or a task library is missing,
+the parts built on it are left out and one warning names them (:mod:`mmmoga.task_libraries`).
+:func:`create_backbone` builds them by name, timm-style (:mod:`mmmoga.models.factory`).
 """
-from . import datasets, engine, models, registry  # noqa: F401
+from . import engine, models, registry  # noqa: F401
+from .models import create_backbone, list_backbones
+from .task_libraries import import_task_part, warn_missing_task_libraries
 from .utils.checkpoint import register_mmengine_loaders
 from .version import __version__
 
+import_task_part('mmmoga.datasets')  # the AlignResize transform (mmcv) and the toy data sets
 register_mmengine_loaders()
+warn_missing_task_libraries()
 
-__all__ = ['__version__']
+__all__ = ['__version__', 'create_backbone', 'list_backbones']

@@ -23,6 +23,14 @@ One entry (fields in brackets are optional)::
       Paper Row: where the paper figures come from
       [Note: why a figure differs, 'no paper figure: ...', ...]
       [Command: how the measured Results were produced (entries with Measured: true)]
+      [Weights: the released weights of this very model (ImageNet classifiers)]
+      [Weights SHA256: sha256 of the file at `Weights`]
+      (and, in Metadata, [Backbone Weights SHA256: sha256 of the file at `Backbone Weights`])
+
+A download of a URL whose sha256 a metafile gives is checked against it
+(:func:`weight_hashes`; :func:`mmmoga.utils.checkpoint.download_checkpoint`): a file that differs
+is refused and not cached. ``python tools/model_converters/to_safetensors.py`` prints the sha256 of
+the file it writes.
 """
 import difflib
 import glob
@@ -43,11 +51,12 @@ WEIGHTS_HOSTS = ('GitHub releases', 'Tsinghua Cloud', 'Baidu Netdisk (no direct 
 PRETRAINS = ('ImageNet-1K', 'ImageNet-22K', 'none')
 TRAINING_DATA = ('COCO', 'ADE20K', 'COCO keypoints', 'ImageNet-1K')  # or 'toy <dataset>'
 REQUIRED_FIELDS = ('Name', 'In Collection', 'Config', 'Metadata', 'Results', 'Paper Row')
-OPTIONAL_FIELDS = ('Note', 'Command', 'Weights', 'README', 'Paper', 'Code')
+OPTIONAL_FIELDS = ('Note', 'Command', 'Weights', 'Weights SHA256', 'README', 'Paper', 'Code')
 REQUIRED_METADATA = ('Framework', 'Schedule', 'Training Data', 'Pretrain', 'Input Size',
                      'Parameters', 'Paper Parameters', 'Paper FLOPs', 'Backbone Weights',
                      'Weights Host')
-OPTIONAL_METADATA = ('FLOPs', 'Measured')
+OPTIONAL_METADATA = ('FLOPs', 'Measured', 'Backbone Weights SHA256')
+SHA256 = re.compile(r'[0-9a-f]{64}')
 # an entry whose FLOPs were not counted yet says so explicitly (its page: 'not measured')
 FLOPS_NOT_MEASURED = 'not measured'
 DOCS_DIR = 'docs/model_zoo'  # one generated page per metafile
@@ -115,6 +124,47 @@ def load_entries(root: Optional[str] = None) -> List[dict]:
             entry['_metafile'] = path
             entries.append(entry)
     return entries
+
+
+_WEIGHT_HASHES: Dict[str, Dict[str, str]] = {}
+
+
+def weight_hashes(root: Optional[str] = None, refresh: bool = False) -> Dict[str, str]:
+    """Weight URL -> sha256, from every ``Weights SHA256`` / ``Backbone Weights SHA256`` of the
+    metafiles (read once per root). Two different hashes for one URL are an error."""
+    root = root or default_root()
+    if root in _WEIGHT_HASHES and not refresh:
+        return _WEIGHT_HASHES[root]
+    hashes: Dict[str, str] = {}
+    for entry in load_entries(root):
+        meta = entry.get('Metadata') if isinstance(entry.get('Metadata'), dict) else {}
+        for url, digest in ((entry.get('Weights'), entry.get('Weights SHA256')),
+                            (meta.get('Backbone Weights'), meta.get('Backbone Weights SHA256'))):
+            if not (url and digest):
+                continue
+            if hashes.get(url, digest) != digest:
+                raise MetafileError(f'{entry.get("Name")}: {url} has two different sha256 in the '
+                                    f'metafiles ({hashes[url]} and {digest}); keep the right one')
+            hashes[url] = digest
+    _WEIGHT_HASHES[root] = hashes
+    return hashes
+
+
+def released_weights(name: str, root: Optional[str] = None) -> Tuple[Optional[str], Optional[str]]:
+    """The weights (URL, sha256 or None) of the metafile entry ``name``: its ``Weights`` (the
+    release of that very model), else its ``Backbone Weights``; ``(None, None)`` if it has
+    none."""
+    root = root or default_root()
+    for entry in load_entries(root):
+        if entry.get('Name') != name:
+            continue
+        meta = entry.get('Metadata') or {}
+        if entry.get('Weights'):
+            return entry['Weights'], entry.get('Weights SHA256')
+        if meta.get('Backbone Weights', 'none') != 'none':
+            return meta['Backbone Weights'], meta.get('Backbone Weights SHA256')
+        return None, None
+    raise MetafileError(f'no metafile entry named {name!r} under {root}')
 
 
 # ---------------------------------------------------------------------------------- validation
@@ -229,6 +279,16 @@ def validate_entry(entry: dict, collections: Iterable[str], root: str) -> List[s
                         error(f'unknown metric {metric!r} (one of {", ".join(METRICS)})')
                     if not _is_number(value):
                         error(f'metric {metric} must be a number, got {value!r}')
+    for owner, url_field, field in ((entry, 'Weights', 'Weights SHA256'),
+                                    (meta if isinstance(meta, dict) else {}, 'Backbone Weights',
+                                     'Backbone Weights SHA256')):
+        if field not in owner:
+            continue
+        if not SHA256.fullmatch(str(owner[field])):
+            error(f'`{field}` must be 64 lowercase hex digits (the sha256 the converter prints), '
+                  f'got {owner[field]!r}')
+        if not re.match(r'https?://', str(owner.get(url_field, ''))):
+            error(f'`{field}` needs `{url_field}` to be a URL (it is the hash of that file)')
     if measured and 'Command' not in entry:
         error('entries with `Measured: true` need `Command` (how the Results were produced)')
     return errors
@@ -263,6 +323,10 @@ def validate(root: Optional[str] = None,
                 names.setdefault(entry['Name'], []).append(where)
             if isinstance(entry.get('Config'), str):
                 by_config.setdefault(osp.normpath(entry['Config']), []).append(where)
+    try:
+        weight_hashes(root, refresh=True)
+    except MetafileError as err:
+        errors.append(str(err))
     for name, where in names.items():
         if len(where) > 1:
             errors.append(f'`Name: {name}` appears {len(where)} times ({", ".join(where)}); '

@@ -102,35 +102,61 @@ def test_wheel_ships_configs_tools_metafiles_and_model_index(wheel):
     assert 'mmmoga/.mim/tools/train.py' in names and 'mmmoga/.mim/tools/test.py' in names
 
 
-def test_install_requires_is_what_import_mmmoga_imports(wheel):
-    """Every distribution a module loaded by ``import mmmoga`` imports at module level is
-    declared, and nothing else is (lazy imports inside functions are optional features)."""
+LOADED_MODULES = ('import json, sys, mmmoga; print(json.dumps('
+                  'sorted(m for m in sys.modules if m.startswith("mmmoga"))))')
+
+
+def _requirements(wheel):
+    """The wheel's Requires-Dist: ``{None: install_requires, extra: [...]}`` (normalised names)."""
     with zipfile.ZipFile(wheel) as zf:
         meta = zf.read(next(n for n in zf.namelist() if n.endswith('.dist-info/METADATA')))
-    declared = {
-        _norm(re.split(r'[<>=!~ ;\[]',
-                       line.split(':', 1)[1].strip())[0])
-        for line in meta.decode().splitlines()
-        if line.startswith('Requires-Dist:') and 'extra ==' not in line
-    }
-    loaded = json.loads(
-        run([
-            sys.executable, '-c', 'import json, sys, mmmoga; print(json.dumps('
-            'sorted(m for m in sys.modules if m.startswith("mmmoga"))))'
-        ],
-            cwd=osp.dirname(ROOT)).splitlines()[-1])
+    found = {}
+    for line in meta.decode().splitlines():
+        if line.startswith('Requires-Dist:'):
+            extra = re.search(r'extra == "([^"]+)"', line)
+            name = _norm(re.split(r'[<>=!~ ;\[]', line.split(':', 1)[1].strip())[0])
+            found.setdefault(extra.group(1) if extra else None, set()).add(name)
+    return found
+
+
+def _distributions_imported_by(modules):
     top_level = set()
-    for module in loaded:
+    for module in modules:
         path = osp.join(ROOT, *module.split('.'))
         path = osp.join(path, '__init__.py') if osp.isdir(path) else path + '.py'
         top_level |= _module_level_imports(path)
     dists = metadata.packages_distributions()
-    needed = {
+    return {
         _norm(dists[name][0])
         for name in top_level
         if name in dists and name != 'mmmoga' and name not in sys.stdlib_module_names
     }
-    assert declared == needed, f'declared {sorted(declared)}, imported {sorted(needed)}'
+
+
+def test_install_requires_is_what_the_backbones_import(wheel, tmp_path):
+    """``pip install mmmoga`` (no extra) brings exactly what ``import mmmoga`` imports at module
+    level where mmcv and the task libraries are missing (lazy imports inside functions are
+    optional features), and no mmcv; the task parts' imports come with the extras."""
+    from without_task_libraries import run_python
+
+    from mmmoga.task_libraries import TASK_PARTS
+    requirements = _requirements(wheel)
+    declared = requirements[None]
+    backbone_only = json.loads(run_python(LOADED_MODULES, cwd=tmp_path).splitlines()[-1])
+    # a task part whose import failed half-way leaves its first submodules behind: not loaded
+    backbone_only = [m for m in backbone_only if not m.startswith(tuple(TASK_PARTS))]
+    assert 'mmmoga.models.backbones.moganet' in backbone_only
+    assert declared == _distributions_imported_by(backbone_only)
+    assert not declared & {'mmcv', 'mmdet', 'mmsegmentation', 'mmpose', 'mmpretrain'}
+    full = json.loads(run_python(LOADED_MODULES, cwd=tmp_path, block=False).splitlines()[-1])
+    task_parts = set(full) - set(backbone_only)
+    assert 'mmmoga.models.necks.hor_fpn' in task_parts
+    needed = _distributions_imported_by(task_parts) - declared
+    assert needed == {'mmcv', 'mmdet', 'mmsegmentation', 'mmpretrain', 'opencv-python'}
+    assert needed <= requirements['all']
+    for extra, library in (('det', 'mmdet'), ('seg', 'mmsegmentation'), ('pose', 'mmpose'),
+                           ('cls', 'mmpretrain')):
+        assert {'mmcv', 'opencv-python', library} <= requirements[extra] <= requirements['all']
 
 
 def test_mim_search_lists_every_config_with_its_paper_metric(venv):

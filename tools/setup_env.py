@@ -8,7 +8,7 @@ Steps (each handles one trap of today's stack):
      through ``PIP_FIND_LINKS`` does not match the index's torchvision: ``torchvision::nms does not
      exist``), so find-links are switched off for that one call.
   2. build tools: ``setuptools<81`` (mmcv's setup.py imports ``pkg_resources``), ninja, wheel.
-  3. mmengine.
+  3. mmengine and safetensors (with torch, all the backbones need: ``pip install mmmoga``).
   4. mmcv 2.1.0 with ops, built from source (no wheel exists for recent torch; mmdet 3.3 and mmseg
      1.2 refuse mmcv >= 2.2). The wheel is cached per torch build and CUDA flavour in
      ``$MMMOGA_CACHE`` (default ``~/.cache/mmmoga``), so the ~30 min build happens once per machine.
@@ -77,6 +77,7 @@ def version_ok(dist: str) -> bool:
 IMPORT_CHECKS = {
     'torch': 'import torchvision; torchvision.ops.nms',
     'build_tools': 'import pkg_resources, ninja, wheel, Cython',
+    'backbone_runtime': 'import mmengine, safetensors.torch',
     'mmcv': 'from mmcv.ops import nms, RoIAlign',
     'task_libraries': 'import mmdet, mmseg, mmpretrain, ftfy, regex',
     'mmpose': 'import mmpose, json_tricks, munkres; from xtcocotools.coco import COCO',
@@ -146,9 +147,10 @@ def step_build_tools() -> bool:
 
 
 def step_mmengine() -> bool:
-    if version_ok('mmengine'):
+    dists = ('mmengine', 'safetensors')
+    if all(version_ok(d) for d in dists) and imports_ok('backbone_runtime'):
         return False
-    pip('-c', STACK, *pinned('mmengine'))
+    pip('-c', STACK, *pinned(*dists))
     return True
 
 

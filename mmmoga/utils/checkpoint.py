@@ -46,6 +46,22 @@ checked after download; otherwise the download's sha256 is logged. Conv2Former's
 on Baidu Netdisk: configs point at ``pretrained/conv2former_*.pth`` (:data:`BAIDU_ONLY_FILES`),
 and a missing file gives an error with the link, the extraction code and where to save it.
 
+Weights that hold no code
+-------------------------
+A ``.safetensors`` file (by its name, or by its content under any name) is read with
+``safetensors`` and never unpickled; one that is not a valid safetensors file (a pickle renamed, a
+truncated copy) raises :class:`CorruptCheckpointError`. ``tools/model_converters/to_safetensors.py``
+(:func:`mmmoga.converters.release_to_safetensors`) turns an official release into one.
+
+Hashes
+------
+A download is checked against a sha256 when one is known: passed in (``sha256=`` of
+:func:`load_checkpoint_file`, ``init_cfg=dict(type='Pretrained', checkpoint=..., sha256=...)``,
+``create_backbone(..., sha256=...)``) or given for that URL by a metafile
+(:func:`mmmoga.model_zoo.weight_hashes`). A download that differs is refused with
+:class:`ChecksumError` and nothing is left in the cache; a cached copy that differs is removed and
+downloaded again. A local file with a given sha256 is checked too (and kept).
+
 Faults
 ------
 A truncated or corrupt file raises :class:`CorruptCheckpointError`, which names the file and, for a
@@ -73,13 +89,15 @@ import torch.distributed as torch_dist
 from mmengine.dist import get_dist_info
 from mmengine.logging import HistoryBuffer, MMLogger
 from mmengine.runner.checkpoint import CheckpointLoader
+from safetensors import SafetensorError
+from safetensors.torch import load_file as load_safetensors_file
 
 __all__ = [
     'CheckpointError', 'UntrustedCheckpointError', 'CorruptCheckpointError',
-    'CheckpointNotFoundError', 'checkpoint_safe_globals', 'trust_checkpoint', 'cache_file_name',
-    'download_checkpoint', 'resolve_checkpoint', 'load_checkpoint_file',
-    'register_mmengine_loaders', 'extract_state_dict', 'load_state_dict_verbose', 'TSINGHUA_FILES',
-    'BAIDU_ONLY_FILES'
+    'CheckpointNotFoundError', 'ChecksumError', 'checkpoint_safe_globals', 'trust_checkpoint',
+    'cache_file_name', 'file_sha256', 'known_sha256', 'is_safetensors_file', 'download_checkpoint',
+    'resolve_checkpoint', 'load_checkpoint_file', 'register_mmengine_loaders', 'extract_state_dict',
+    'load_state_dict_verbose', 'TSINGHUA_FILES', 'BAIDU_ONLY_FILES'
 ]
 
 OPT_IN_HELP = (
@@ -104,6 +122,10 @@ class CorruptCheckpointError(CheckpointError):
 
 class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
     """The checkpoint file does not exist."""
+
+
+class ChecksumError(CheckpointError):
+    """The file's sha256 is not the one expected for it."""
 
 
 # ------------------------------------------------------------------------------------------------
@@ -304,31 +326,70 @@ def _download_url(url: str) -> str:
     return url
 
 
-def download_checkpoint(url: str, cache_dir: Optional[str] = None, timeout: float = 60) -> str:
+def file_sha256(path: str) -> str:
+    """The sha256 of a file, as hex digits."""
+    hasher = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+def known_sha256(url: str) -> Optional[str]:
+    """The sha256 a metafile gives for ``url`` (:func:`mmmoga.model_zoo.weight_hashes`), or
+    None (also where no metafiles are found)."""
+    from mmmoga import model_zoo
+    try:
+        return model_zoo.weight_hashes().get(url)
+    except (model_zoo.MetafileError, OSError):
+        return None
+
+
+def _checksum_message(what: str, digest: str, expected: str) -> str:
+    return (f'{what} has sha256 {digest}, but {expected} is expected for it: the file is '
+            f'damaged, or not the release the hash was taken of (replaced on the server, or an '
+            f'error page).')
+
+
+def download_checkpoint(url: str,
+                        cache_dir: Optional[str] = None,
+                        timeout: float = 60,
+                        sha256: Optional[str] = None) -> str:
     """Download ``url`` into ``cache_dir`` (default ``<torch hub dir>/checkpoints``) once and
     return the local path.
 
     The bytes go to a temporary file in the same folder, which is renamed only after the whole
     body arrived (a ``Content-Length`` mismatch is an error), so an interrupted download never
-    leaves a truncated cache entry. A hash in the file name (``name-<sha256 prefix>.pth``) is
-    checked; otherwise the sha256 is logged. An HTML page instead of a checkpoint is an error.
+    leaves a truncated cache entry. The expected sha256 is ``sha256``, else the one a metafile
+    gives for ``url`` (:func:`known_sha256`): a download that differs raises
+    :class:`ChecksumError` and is not cached; a cached copy that differs is removed and
+    downloaded again. A hash in the file name (``name-<sha256 prefix>.pth``) is checked too;
+    otherwise the sha256 is logged. An HTML page instead of a checkpoint is an error.
     """
     logger = MMLogger.get_current_instance()
+    expected = (sha256 or known_sha256(url) or '').lower() or None
     cache_dir = cache_dir or osp.join(torch.hub.get_dir(), 'checkpoints')
     os.makedirs(cache_dir, exist_ok=True)
     name = cache_file_name(url)
     path = osp.join(cache_dir, name)
     if osp.isfile(path):
-        return path
+        if expected is None:
+            return path
+        digest = file_sha256(path)
+        if digest == expected:
+            return path
+        logger.warning(f'{_checksum_message(f"The cached {path}", digest, expected)} Removing it '
+                       f'and downloading {url} again.')
+        os.remove(path)
     source = _download_url(url)
     logger.info(f'Downloading {url} to {path}')
     fd, tmp_path = tempfile.mkstemp(prefix=f'.{name}.', suffix='.partial', dir=cache_dir)
-    sha256, size = hashlib.sha256(), 0
+    hasher, size, match = hashlib.sha256(), 0, None
     try:
         with os.fdopen(fd, 'wb') as out:
             request = urllib.request.Request(source, headers={'User-Agent': 'mmmoga'})
             with urllib.request.urlopen(request, timeout=timeout) as response:
-                expected = response.headers.get('Content-Length')
+                expected_size = response.headers.get('Content-Length')
                 while True:
                     chunk = response.read(1 << 20)
                     if not chunk:
@@ -340,16 +401,21 @@ def download_checkpoint(url: str, cache_dir: Optional[str] = None, timeout: floa
                             f'login wall). Open it in a browser, download the file by hand and '
                             f'point the config at it, or place it at {path}.')
                     out.write(chunk)
-                    sha256.update(chunk)
+                    hasher.update(chunk)
                     size += len(chunk)
-            if expected is not None and int(expected) != size:
+            if expected_size is not None and int(expected_size) != size:
                 raise CheckpointError(
-                    f'The download of {url} stopped after {size} of {expected} bytes; nothing '
-                    f'was cached. Run again to retry, or download it by hand to {path}.')
-        digest = sha256.hexdigest()
+                    f'The download of {url} stopped after {size} of {expected_size} bytes; '
+                    f'nothing was cached. Run again to retry, or download it by hand to {path}.')
+        digest = hasher.hexdigest()
+        if expected is not None and digest != expected:
+            raise ChecksumError(
+                f'{_checksum_message(f"The download of {url}", digest, expected)} Refused; '
+                f'nothing was cached. If the file was re-released on purpose, update the hash '
+                f'(the metafile\'s `Weights SHA256`, or the sha256 you passed).')
         match = _HASH_IN_NAME.search(name)
         if match and not digest.startswith(match.group(1)):
-            raise CheckpointError(
+            raise ChecksumError(
                 f'The download of {url} has sha256 {digest}, but its file name says '
                 f'{match.group(1)}...: the file is damaged or was replaced; nothing was cached.')
         os.replace(tmp_path, path)
@@ -363,7 +429,7 @@ def download_checkpoint(url: str, cache_dir: Optional[str] = None, timeout: floa
     finally:
         if osp.exists(tmp_path):
             os.remove(tmp_path)
-    checked = ' (matches the hash in its name)' if match else ''
+    checked = ' (as expected)' if expected else (' (matches the hash in its name)' if match else '')
     logger.info(f'Downloaded {size} bytes to {path}; sha256 {digest}{checked}')
     return path
 
@@ -382,26 +448,33 @@ def _missing_file_message(filename: str) -> str:
             f'--cfg-options model.backbone.init_cfg.checkpoint=/path/to/file.pth')
 
 
-def resolve_checkpoint(filename: str, cache_dir: Optional[str] = None) -> str:
+def resolve_checkpoint(filename: str,
+                       cache_dir: Optional[str] = None,
+                       sha256: Optional[str] = None) -> str:
     """Return a local path for a checkpoint path, ``file://`` URL or http(s) URL (downloaded once;
-    in a distributed run local rank 0 downloads while the others wait)."""
+    in a distributed run local rank 0 downloads while the others wait). With ``sha256``, a local
+    file must have it (:class:`ChecksumError` otherwise); downloads are checked as
+    :func:`download_checkpoint` says."""
     if filename.startswith('file://'):
         filename = urllib.request.url2pathname(urlparse(filename).path)
     if not filename.startswith(('http://', 'https://')):
         filename = osp.expanduser(filename)
         if not osp.isfile(filename):
             raise CheckpointNotFoundError(_missing_file_message(filename))
+        if sha256 and file_sha256(filename) != sha256.lower():
+            raise ChecksumError(
+                _checksum_message(f'Checkpoint {filename}', file_sha256(filename), sha256.lower()))
         return filename
     rank, world_size = get_dist_info()
     local_rank = int(os.environ.get('LOCAL_RANK', rank))
     if world_size > 1 and torch_dist.is_available() and torch_dist.is_initialized():
         if local_rank == 0:
-            path = download_checkpoint(filename, cache_dir)
+            path = download_checkpoint(filename, cache_dir, sha256=sha256)
         torch_dist.barrier()
         if local_rank != 0:
-            path = download_checkpoint(filename, cache_dir)
+            path = download_checkpoint(filename, cache_dir, sha256=sha256)
         return path
-    return download_checkpoint(filename, cache_dir)
+    return download_checkpoint(filename, cache_dir, sha256=sha256)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -501,11 +574,47 @@ def _corrupt_error(filename: str, path: str, err: BaseException) -> CorruptCheck
     return CorruptCheckpointError(' '.join(lines))
 
 
+def is_safetensors_file(path: str) -> bool:
+    """Whether the file starts as a safetensors file does: an 8-byte little-endian header length
+    that fits the file, then the JSON header's ``{``."""
+    with open(path, 'rb') as f:
+        head = f.read(9)
+    if len(head) < 9 or head[8:9] != b'{':
+        return False
+    return 0 < int.from_bytes(head[:8], 'little') <= osp.getsize(path) - 8
+
+
+def _load_safetensors(filename: str, path: str, map_location) -> Dict[str, torch.Tensor]:
+    """Read a safetensors file (never unpickled); a pickle or a damaged file is an error."""
+    device = str(map_location) if isinstance(map_location, (str, torch.device)) else 'cpu'
+    try:
+        return load_safetensors_file(path, device=device)
+    except (SafetensorError, OSError, ValueError) as err:
+        with open(path, 'rb') as f:
+            head = f.read(2)
+        if zipfile.is_zipfile(path) or head[:1] == b'\x80':
+            kind = 'a torch.save zip archive' if zipfile.is_zipfile(path) else 'a raw pickle'
+            raise CorruptCheckpointError(
+                f'{filename} is named .safetensors but is {kind}, not a safetensors file; '
+                f'mmmoga never unpickles a .safetensors file. Convert the original release with '
+                f'`python tools/model_converters/to_safetensors.py SRC DST.safetensors` (it reads '
+                f'pickles with weights_only=True), or load the pickle under a .pth name.') from None
+        raise CorruptCheckpointError(
+            f'{filename} is not a valid safetensors file ({osp.getsize(path)} bytes; safetensors '
+            f'says: {err}): it is truncated or damaged. Copy, download or convert it '
+            f'again.') from None
+
+
 def load_checkpoint_file(filename: str,
                          map_location='cpu',
                          logger: Optional[logging.Logger] = None,
-                         unsafe_unpickle: bool = False) -> dict:
+                         unsafe_unpickle: bool = False,
+                         sha256: Optional[str] = None) -> dict:
     """Load a checkpoint (local path, ``file://`` or http(s) URL) without running code from it.
+
+    A ``.safetensors`` file (by name or content) is read with safetensors, never unpickled, and
+    returned as a flat dict of tensors; anything else goes through ``torch.load`` with
+    ``weights_only=True`` and the scoped allow-list.
 
     Args:
         filename: the checkpoint.
@@ -513,16 +622,23 @@ def load_checkpoint_file(filename: str,
         logger: where the warnings go (default: mmengine's current logger).
         unsafe_unpickle: load this file with ``weights_only=False`` (a full unpickle, which runs
             any code the file contains); logged as a WARNING. Also implied for files passed to
-            :func:`trust_checkpoint`.
+            :func:`trust_checkpoint`. Never applies to safetensors files.
+        sha256: the file's expected sha256 (see :func:`resolve_checkpoint`); for URLs the
+            metafiles' hash is used when this is not given.
 
     Raises:
         UntrustedCheckpointError: the file pickles something beyond
             :func:`checkpoint_safe_globals`; the message names it.
-        CorruptCheckpointError: the file is truncated or corrupt.
+        CorruptCheckpointError: the file is truncated or corrupt, or a ``.safetensors`` file
+            is not one.
         CheckpointNotFoundError: the file does not exist.
+        ChecksumError: the file's sha256 is not the expected one.
     """
     logger = logger or MMLogger.get_current_instance()
-    path = resolve_checkpoint(filename)
+    path = resolve_checkpoint(filename, sha256=sha256)
+    if path.endswith('.safetensors') or filename.endswith('.safetensors') or (
+            osp.getsize(path) > 0 and is_safetensors_file(path)):
+        return _load_safetensors(filename, path, map_location)
     if unsafe_unpickle or _trust_key(filename) in _TRUSTED or _trust_key(path) in _TRUSTED:
         logger.warning(f'Loading {filename} with a full unpickle (weights_only=False) as opted '
                        f'in (unsafe_unpickle); this runs any code the file contains.')

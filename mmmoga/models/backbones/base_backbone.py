@@ -38,6 +38,18 @@ def convnext_layer_id(stage: int,
     return stage + 1
 
 
+class FeatureInfo(list):
+    """What a backbone's forward returns, one dict per output, timm's ``feature_info`` style:
+    ``num_chs`` (channels), ``reduction`` (the input size over the feature map's size; ``None`` for
+    a pooled ``(N, C)`` vector) and ``stage`` (the stage index it comes from)."""
+
+    def channels(self) -> List[int]:
+        return [info['num_chs'] for info in self]
+
+    def reduction(self) -> List[Optional[int]]:
+        return [info['reduction'] for info in self]
+
+
 class BaseBackbone(BaseModule):
     """What every mmmoga backbone shares.
 
@@ -54,8 +66,10 @@ class BaseBackbone(BaseModule):
     * ``init_cfg=dict(type='Pretrained', checkpoint=...)`` loads an official release as it is:
       wrappers (``state_dict``/``model``/``state_dict_ema``) and ``module.``/``backbone.`` prefixes
       are unwrapped, classifier keys dropped, and missing/unexpected keys reported by name. Files
-      load with ``weights_only=True`` (:mod:`mmmoga.utils.checkpoint`); ``unsafe_unpickle=True`` in
-      the ``init_cfg`` opts in to a full unpickle of that one file.
+      load with ``weights_only=True`` (:mod:`mmmoga.utils.checkpoint`), ``.safetensors`` files
+      with safetensors (never unpickled); ``sha256=`` in the ``init_cfg`` checks the file;
+      ``unsafe_unpickle=True`` opts in to a full unpickle of that one (pickle) file;
+    * ``feature_info``: channels and reduction of each output (timm's convention).
 
     Subclasses set ``arch_zoo``, ``arch_keys`` and ``num_stages`` and implement
     :meth:`stage_modules`.
@@ -203,6 +217,24 @@ class BaseBackbone(BaseModule):
         """The modules of stage ``index``; stage 0 includes the stem."""
         raise NotImplementedError
 
+    @property
+    def feature_info(self) -> FeatureInfo:
+        """Channels and reduction of each output of :meth:`forward` (see :class:`FeatureInfo`)."""
+        return FeatureInfo(
+            dict(
+                num_chs=self.output_channels(i),
+                reduction=None if self.output_is_pooled(i) else 2**(i + 2),
+                stage=i) for i in self.out_indices)
+
+    def output_channels(self, index: int) -> int:
+        """Channels of the output of stage ``index`` (the stage width unless overridden)."""
+        return self.embed_dims[index]
+
+    def output_is_pooled(self, index: int) -> bool:
+        """Whether stage ``index`` returns a pooled ``(N, C)`` vector: the last stage of a
+        backbone built ``with_cls_head`` (classification mode)."""
+        return getattr(self, 'with_cls_head', False) and index == self.num_stages - 1
+
     def get_layer_id(self, param_name: str, num_layers: int, decay_type: str = 'layer_wise') -> int:
         """Layer id of a parameter for layer-wise LR decay, following the family's official rules.
 
@@ -252,7 +284,10 @@ class BaseBackbone(BaseModule):
                                  f"checkpoint=<path or URL>, got {cfg}")
             source = cfg['checkpoint']
             checkpoint = load_checkpoint_file(
-                source, logger=logger, unsafe_unpickle=cfg.get('unsafe_unpickle', False))
+                source,
+                logger=logger,
+                unsafe_unpickle=cfg.get('unsafe_unpickle', False),
+                sha256=cfg.get('sha256'))
             state_dict = extract_state_dict(
                 checkpoint, prefix=cfg.get('prefix'), use_ema=cfg.get('use_ema', False))
             state_dict = self.filter_checkpoint(state_dict)

@@ -11,12 +11,11 @@ State-dict keys follow the official ``models/conv2former.py`` (``downsample_laye
 from typing import List, Optional, Sequence, Union
 
 import torch
-from mmcv.cnn import build_norm_layer
-from mmcv.cnn.bricks import DropPath
 from torch import nn
 
 from mmmoga.registry import register_model
-from ..layers import LayerNorm2d, build_out_norm, conv2d_act, depthwise_conv2d, layer_scaled
+from ..layers import (DropPath, LayerNorm2d, build_norm_layer, build_out_norm, conv2d_act,
+                      depthwise_conv2d, layer_scaled)
 from ..layers.folding import FoldCounts, scale_output
 from .base_backbone import BaseBackbone, convnext_layer_id
 
@@ -293,6 +292,11 @@ class Conv2Former(BaseBackbone):
             raise ValueError(f'The checkpoint was trained with kernel_size={k}, this model has '
                              f'kernel_size={self.kernel_size}; build Conv2Former(kernel_size={k})')
         return super().filter_checkpoint(state_dict)
+
+    def output_channels(self, index: int) -> int:
+        if self.output_is_pooled(index):
+            return self.head[0].out_channels
+        return self.embed_dims[index]
 
     def get_layer_id(self, param_name: str, num_layers: int, decay_type: str = 'layer_wise') -> int:
         """mmdet's ConvNeXt rules (``get_layer_id_for_convnext`` / ``get_stage_id_for_convnext``).

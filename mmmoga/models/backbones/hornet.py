@@ -12,12 +12,11 @@ other names; ``tools/model_converters/hornet_mmpretrain_to_official.py`` convert
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
-from mmcv.cnn.bricks import DropPath
 from mmengine.logging import MMLogger
 from torch import nn
 
 from mmmoga.registry import register_model
-from ..layers import GnConv, LayerNorm2d, layer_scaled, resize_complex_weight
+from ..layers import DropPath, GnConv, LayerNorm2d, layer_scaled, resize_complex_weight
 from ..layers.folding import FoldCounts, scale_output
 from .base_backbone import BaseBackbone
 
@@ -273,6 +272,9 @@ class HorNet(BaseBackbone):
                 value = resize_complex_weight(value.float(), target.shape[1:3]).to(value.dtype)
             filtered[key] = value
         return filtered
+
+    def output_is_pooled(self, index: int) -> bool:
+        return self.gap_before_final_norm
 
     def get_layer_id(self, param_name: str, num_layers: int, decay_type: str = 'layer_wise') -> int:
         """Official HorNet ids (``LearningRateDecayOptimizerConstructorHorNet``).

@@ -14,12 +14,10 @@ mmpretrain layouts to these keys.
 from typing import List, Optional, Sequence, Union
 
 import torch
-from mmcv.cnn import build_norm_layer
-from mmcv.cnn.bricks import DropPath
 from torch import nn
 
 from mmmoga.registry import register_model
-from ..layers import build_out_norm, conv2d_act, layer_scaled
+from ..layers import DropPath, build_norm_layer, build_out_norm, conv2d_act, layer_scaled
 from ..layers.folding import FoldCounts, bn_affine, foldable_bn, scale_input, scale_output
 from .base_backbone import BaseBackbone, convnext_layer_id
 
@@ -298,6 +296,11 @@ class InceptionNeXt(BaseBackbone):
         if self.with_cls_head and index == self.num_stages - 1:
             modules.append(self.head)
         return modules
+
+    def output_channels(self, index: int) -> int:
+        if self.output_is_pooled(index):
+            return self.head.fc1.out_features
+        return self.embed_dims[index]
 
     def get_layer_id(self, param_name: str, num_layers: int, decay_type: str = 'layer_wise') -> int:
         """mmdet's ConvNeXt rules on the equivalent InceptionNeXt modules.

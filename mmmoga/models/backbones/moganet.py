@@ -11,13 +11,11 @@ from typing import List, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
-from mmcv.cnn import build_norm_layer
-from mmcv.cnn.bricks import DropPath
 from torch import nn
 
 from mmmoga.registry import register_model
-from ..layers import (ElementScale, conv2d_act, depthwise_conv2d, gpu_kernels_apply,
-                      in_fp16_autocast, layer_scaled, silu_product)
+from ..layers import (DropPath, ElementScale, build_norm_layer, conv2d_act, depthwise_conv2d,
+                      gpu_kernels_apply, in_fp16_autocast, layer_scaled, silu_product)
 from ..layers.folding import FoldCounts, bn_affine, foldable_bn, scale_input, scale_output
 from .base_backbone import BaseBackbone
 

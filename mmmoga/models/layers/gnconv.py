@@ -14,13 +14,13 @@ from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
-from mmcv.cnn import build_activation_layer, build_norm_layer
 from torch import nn
 
+from .activation import build_activation_layer
 from .dft import global_filter_dft
 from .folding import FoldCounts, bn_affine, foldable_bn, scale_output
 from .gpu_ops import depthwise_conv2d
-from .norm import LayerNorm2d
+from .norm import LayerNorm2d, build_norm_layer
 from .scale import in_fp16_autocast
 
 __all__ = [

@@ -1,0 +1,165 @@
+"""The backbones by name, timm-style: :func:`create_backbone` and :func:`list_backbones`.
+
+A name is a metafile ImageNet entry without its ``imagenet_`` prefix (``imagenet_moganet_s`` ->
+``moganet_s``, ``imagenet_hornet_t_gf`` -> ``hornet_t_gf``); its released weights (and their
+sha256, where a metafile gives one) come from that entry (:func:`mmmoga.model_zoo
+.released_weights`). Only torch and mmengine are needed (no mmcv, no task library)::
+
+    import torch
+    import mmmoga
+
+    model = mmmoga.create_backbone('moganet_s', pretrained=True, out_indices=(1, 2, 3)).eval()
+    features = model(torch.rand(1, 3, 224, 224))  # a tuple of NCHW maps
+    model.feature_info.channels(), model.feature_info.reduction()  # [128, 320, 512], [8, 16, 32]
+"""
+import contextlib
+import difflib
+import fnmatch
+import logging
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+from mmengine.logging import MMLogger
+
+from mmmoga.utils.checkpoint import BAIDU_ONLY_FILES, CheckpointError
+from . import backbones
+from .backbones.base_backbone import BaseBackbone
+
+__all__ = ['BACKBONES', 'create_backbone', 'list_backbones', 'backbone_weights']
+
+
+def _variants(family: str, class_name: str, archs: str, **arguments) -> Dict[str, Tuple[str, dict]]:
+    """``{family}_{short}`` -> (class name, arguments) for each ``short:arch`` of ``archs``."""
+    pairs = (pair.split(':') for pair in archs.split())
+    return {
+        f'{family}_{short}': (class_name, dict(arch=arch, **arguments))
+        for short, arch in pairs
+    }
+
+
+#: name -> (backbone class name, its arguments); the names are the metafiles' ImageNet entries
+BACKBONES: Dict[str, Tuple[str, dict]] = {
+    **_variants('moganet', 'MogaNet', 'xt:xtiny xt_256:xtiny t:tiny s:small b:base l:large '
+                'xl:xlarge'),
+    **_variants(
+        'hornet', 'HorNet', 't_7x7:tiny s_7x7:small b_7x7:base l_7x7_384:large', mixer='dw'),
+    **_variants('hornet', 'HorNet', 't_gf:tiny s_gf:small b_gf:base', mixer='gf'),
+    # the 384 models' stored filters, as the official hornet_large_gf_img384 (and its config)
+    **_variants('hornet', 'HorNet', 'l_gf_384:large', mixer='gf', gf_sizes=((24, 13), (12, 7))),
+    **_variants('conv2former', 'Conv2Former', 'n:nano t:tiny s:small b:base l:large'),
+    **_variants('inceptionnext', 'InceptionNeXt', 'a:atto t:tiny s:small b:base b_384:base'),
+}
+#: arguments the name decides
+NAME_ARGUMENTS = ('arch', 'mixer', 'gf_sizes', 'init_cfg')
+_BAIDU_LINKS = {link: (file, code) for file, (_, link, code) in BAIDU_ONLY_FILES.items()}
+
+
+def list_backbones(filter: str = '', pretrained: bool = False) -> List[str]:
+    """The names :func:`create_backbone` takes, sorted; ``filter`` is a shell pattern
+    (``'hornet_*'``), ``pretrained=True`` keeps the names whose weights download by URL."""
+    names = sorted(n for n in BACKBONES if fnmatch.fnmatch(n, filter or '*'))
+    if pretrained:
+        names = [n for n in names if _downloadable(backbone_weights(n)[0])]
+    return names
+
+
+def backbone_weights(name: str) -> Tuple[Optional[str], Optional[str]]:
+    """The released weights of ``name``, ``(URL, sha256 or None)``, from its metafile entry."""
+    from mmmoga import model_zoo
+    _check_name(name)
+    return model_zoo.released_weights(f'imagenet_{name}')
+
+
+def _downloadable(url: Optional[str]) -> bool:
+    return bool(url) and url.startswith(('http://', 'https://')) and url not in _BAIDU_LINKS
+
+
+def _check_name(name: str) -> None:
+    if name in BACKBONES:
+        return
+    close = difflib.get_close_matches(str(name), BACKBONES, n=3)
+    hint = f' Did you mean {", ".join(close)}?' if close else ''
+    raise ValueError(f'Unknown backbone {name!r}.{hint} mmmoga.list_backbones() lists the '
+                     f'{len(BACKBONES)} names (e.g. moganet_s, hornet_t_gf, conv2former_n, '
+                     f'inceptionnext_t).')
+
+
+def _pretrained_source(name: str, pretrained: Union[bool, str]) -> Tuple[str, Optional[str]]:
+    """The checkpoint (path or URL) and sha256 that ``pretrained`` asks for."""
+    if pretrained is not True:
+        if not isinstance(pretrained, str) or not pretrained:
+            raise TypeError(f'pretrained must be False, True (the release of {name}) or a path '
+                            f'or URL, got {pretrained!r}')
+        return pretrained, None
+    url, sha256 = backbone_weights(name)
+    if url in _BAIDU_LINKS:
+        file, code = _BAIDU_LINKS[url]
+        raise CheckpointError(
+            f'The {name} weights are published only on Baidu Netdisk ({url}, extraction code '
+            f'{code}), which has no direct download. Download {file} by hand and pass its path: '
+            f"create_backbone('{name}', pretrained='/path/to/{file}'), or convert it first "
+            f'with tools/model_converters/to_safetensors.py.')
+    if not url:
+        raise CheckpointError(f'{name} has no released weights (its metafile entry '
+                              f'imagenet_{name} names none); pass pretrained=<path or URL>.')
+    return url, sha256
+
+
+@contextlib.contextmanager
+def _quiet_init() -> Iterator[None]:
+    """Keep mmengine's per-parameter init report (INFO) out of the console; warnings (missing or
+    unexpected checkpoint keys) still show."""
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def create_backbone(name: str,
+                    pretrained: Union[bool, str] = False,
+                    out_indices: Union[int, Sequence[int]] = (0, 1, 2, 3),
+                    sha256: Optional[str] = None,
+                    **kwargs) -> BaseBackbone:
+    """Build a backbone by name, timm-style, with torch and mmengine only.
+
+    Args:
+        name: one of :func:`list_backbones` (the metafiles' ImageNet entries without
+            ``imagenet_``: ``moganet_s``, ``hornet_t_gf``, ``conv2former_n``,
+            ``inceptionnext_b_384``...).
+        pretrained: ``False`` (the official init), ``True`` (the release its metafile entry
+            names, downloaded once and checked against the metafile's sha256 where one is given),
+            or a path or URL: ``.safetensors`` (read without unpickling) or an official
+            ``.pth``/``.pth.tar`` (``weights_only=True``; ``state_dict``/``model`` wrappers and
+            ``module.``/``backbone.`` prefixes are handled). Classifier keys are dropped.
+        out_indices: the stages whose feature maps ``forward`` returns (strides 4, 8, 16, 32).
+        sha256: the expected sha256 of the file ``pretrained`` names; a file that differs is
+            refused (a download is then not cached).
+        **kwargs: further arguments of the backbone class (``drop_path_rate``, ``with_cp``,
+            ``frozen_stages``, ``channels_last``...); ``arch``, ``mixer``, ``gf_sizes`` and
+            ``init_cfg`` are the name's.
+
+    Returns:
+        The backbone, a ``torch.nn.Module`` whose forward returns a tuple of NCHW feature maps,
+        described by its ``feature_info`` (``num_chs`` and ``reduction`` of each output).
+    """
+    _check_name(name)
+    taken = sorted(set(kwargs) & set(NAME_ARGUMENTS))
+    if taken:
+        raise TypeError(f'create_backbone({name!r}) sets {", ".join(taken)} itself; pick the name '
+                        f'with the variant you want (mmmoga.list_backbones()), or build the class '
+                        f'(mmmoga.models.{BACKBONES[name][0]}) directly')
+    class_name, arguments = BACKBONES[name]
+    if pretrained is not False:  # else the class's own init_cfg: the official init
+        checkpoint, known = _pretrained_source(name, pretrained)
+        kwargs['init_cfg'] = dict(type='Pretrained', checkpoint=checkpoint, sha256=sha256 or known)
+    model = getattr(backbones, class_name)(**arguments, out_indices=out_indices, **kwargs)
+    if any(p.is_meta for p in model.parameters()):
+        if pretrained is not False:
+            raise ValueError(f'create_backbone({name!r}) was called under the meta device, which '
+                             f'holds no values: build it on a real device to load weights')
+        return model  # the structure only (e.g. to count parameters): nothing to initialise
+    with _quiet_init():
+        model.init_weights()
+    return model
