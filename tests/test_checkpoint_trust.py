@@ -28,7 +28,7 @@ from mmmoga.datasets import make_coco_instances
 from mmmoga.models import MogaNet
 from mmmoga.utils import checkpoint as ckpt
 from mmmoga.utils.checkpoint import (CorruptCheckpointError, UntrustedCheckpointError,
-                                     cache_file_name, load_checkpoint_file)
+                                     cache_file_name, load_checkpoint_file, loading, trust)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOY_CONFIG = osp.join(ROOT, 'configs/mask_rcnn_moganet_xt_toy.py')
@@ -220,7 +220,7 @@ def no_full_unpickle(monkeypatch):
 
 def test_mmengine_checkpoint_resumes_under_weights_only(tmp_path, no_full_unpickle):
     run(tmp_path, epochs=1)
-    checkpoint_globals = ckpt._pickled_globals(str(tmp_path / 'epoch_1.pth'))
+    checkpoint_globals = loading._pickled_globals(str(tmp_path / 'epoch_1.pth'))
     assert 'mmengine.logging.history_buffer.HistoryBuffer' in checkpoint_globals
     assert 'builtins.getattr' in checkpoint_globals  # HistoryBuffer's statistics methods
     resumed = run(tmp_path, epochs=2, resume=True)
@@ -249,7 +249,7 @@ def test_registered_loaders_cover_every_mmengine_scheme():
 
 
 def test_restricted_getattr_and_scope():
-    with ckpt._scoped_allow_list():
+    with trust._scoped_allow_list():
         from torch import _weights_only_unpickler as wou
         getattr_stand_in = wou._get_user_allowed_globals()['builtins.getattr']
     assert getattr_stand_in is not getattr
@@ -329,7 +329,7 @@ def test_opt_in_is_per_file_and_logged(tmp_path, mm_log):
             load_checkpoint_file(other)
         assert not osp.exists(other_marker)
     finally:
-        ckpt._TRUSTED.clear()
+        trust._TRUSTED.clear()
 
 
 # ------------------------------------------------------------------------------ faults
@@ -563,8 +563,8 @@ def run_tool(script, argv):
 
 
 def test_real_detector_checkpoint_holds_only_allow_listed_classes(toy_run):
-    names = set(ckpt._pickled_globals(toy_run['checkpoint']))
-    assert not ckpt._refused_globals(toy_run['checkpoint'])
+    names = set(loading._pickled_globals(toy_run['checkpoint']))
+    assert not loading._refused_globals(toy_run['checkpoint'])
     assert {'mmengine.logging.history_buffer.HistoryBuffer', 'builtins.getattr'} <= names
     with pytest.raises(pickle.UnpicklingError):  # torch alone refuses it: nothing is global
         torch.load(toy_run['checkpoint'], weights_only=True)
@@ -632,6 +632,6 @@ def test_converter_cli_opt_in_runs_only_with_the_flag(tmp_path, mm_log):
         with pytest.raises(SystemExit, match='backbone'):  # it ran, then holds no backbone keys
             run_tool(tool, [path, str(tmp_path / 'out.pth'), '--unsafe-unpickle'])
     finally:
-        ckpt._TRUSTED.clear()
+        trust._TRUSTED.clear()
     assert osp.exists(marker)
     assert any('--unsafe-unpickle' in m and path in m for m in mm_log)

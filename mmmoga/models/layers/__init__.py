@@ -1,6 +1,6 @@
 """Bricks shared between model families (torch and mmengine only: no mmcv)."""
 from .activation import build_activation_layer
-from .checkpoint import checkpoint_block
+from .activation_checkpoint import checkpoint_block
 from .cpu_ops import conv2d_act, cpu_kernels, cpu_kernels_enabled, phase_dilated_conv2d
 from .drop import DropPath, drop_path
 from .gnconv import GlobalLocalFilter, GnConv, GnConvModule, parse_gnconv_cfg, resize_complex_weight

@@ -1,3 +1,5 @@
+"""Activation checkpointing of a block (``with_cp``): its activations are recomputed in the
+backward pass instead of kept (checkpoint files are :mod:`mmmoga.utils.checkpoint`)."""
 from contextlib import contextmanager, nullcontext
 
 import torch
