@@ -22,3 +22,7 @@ model = dict(
         out_indices=(0, 1, 2, 3),
         with_cp=True,
         init_cfg=dict(type='Pretrained', checkpoint=_base_.variant.checkpoint)))
+
+# crash-safe checkpoints (atomic, ordered writes) and a stop on a non-finite loss: docs/faults.md
+default_hooks = dict(
+    checkpoint=dict(type='AtomicCheckpointHook'), finite_loss=dict(type='NonFiniteLossHook'))

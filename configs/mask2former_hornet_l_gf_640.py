@@ -60,3 +60,7 @@ tta_pipeline = [
             [dict(type='PackSegInputs')],
         ]),
 ]
+
+# crash-safe checkpoints (atomic, ordered writes) and a stop on a non-finite loss: docs/faults.md
+default_hooks = dict(
+    checkpoint=dict(type='AtomicCheckpointHook'), finite_loss=dict(type='NonFiniteLossHook'))

@@ -3,3 +3,7 @@
 # recipe: mmdet's own recipe (SGD 0.02, single scale, 8 GPUs x 2 images)
 _base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
 custom_imports = dict(imports=['mmmoga'], allow_failed_imports=False)
+
+# crash-safe checkpoints (atomic, ordered writes) and a stop on a non-finite loss: docs/faults.md
+default_hooks = dict(
+    checkpoint=dict(type='AtomicCheckpointHook'), finite_loss=dict(type='NonFiniteLossHook'))

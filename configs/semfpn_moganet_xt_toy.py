@@ -109,6 +109,7 @@ param_scheduler = [
 ]
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20, log_metric_by_epoch=False),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=100, max_keep_ckpts=2))
+    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, interval=100, max_keep_ckpts=2),
+    finite_loss=dict(type='NonFiniteLossHook'))  # see docs/faults.md
 log_processor = dict(by_epoch=False)
 randomness = dict(seed=0)

@@ -5,3 +5,7 @@
 # 42.91/43.96), so the ResNet rows are reproduced with mmseg's 80K schedule
 _base_ = 'mmseg::upernet/upernet_r101_4xb4-80k_ade20k-512x512.py'
 custom_imports = dict(imports=['mmmoga'], allow_failed_imports=False)
+
+# crash-safe checkpoints (atomic, ordered writes) and a stop on a non-finite loss: docs/faults.md
+default_hooks = dict(
+    checkpoint=dict(type='AtomicCheckpointHook'), finite_loss=dict(type='NonFiniteLossHook'))

@@ -11,3 +11,7 @@ custom_imports = dict(imports=['mmmoga'], allow_failed_imports=False)
 model = dict(
     decode_head=dict(
         type='HorUPerHead', gnconv_cfg=dict(mixer='dw', kernel_size=7, order=2, proj_out=True)))
+
+# crash-safe checkpoints (atomic, ordered writes) and a stop on a non-finite loss: docs/faults.md
+default_hooks = dict(
+    checkpoint=dict(type='AtomicCheckpointHook'), finite_loss=dict(type='NonFiniteLossHook'))

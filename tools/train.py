@@ -14,8 +14,10 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmmoga  # noqa: F401  (registers mmmoga's modules and torch>=2.6 checkpoint allow-list)
+from mmmoga.engine import NonFiniteError
 from mmmoga.utils import (CheckpointError, DatasetError, DictAction, check_dataset_paths,
-                          load_config, shut_down_distributed, trust_checkpoint)
+                          load_config, plain_checkpoint_hook_warning, shut_down_distributed,
+                          trust_checkpoint)
 
 
 def parse_args():
@@ -96,10 +98,16 @@ def main():
             hooks.append(dict(type='mmmoga.RandomStateHook'))
         cfg.custom_hooks = hooks
 
+    warning = plain_checkpoint_hook_warning(cfg)
+    if warning:
+        print(f'WARNING: {warning}', file=sys.stderr)
+
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     try:
         runner.train()
-    except CheckpointError as err:  # refused, truncated or missing checkpoint: say what to do
+    except (CheckpointError, NonFiniteError) as err:
+        # a refused, truncated, missing or unwritable checkpoint (full disk), or a diverged run:
+        # the message says what was kept and what to do
         sys.exit(f'ERROR: {err}')
     shut_down_distributed()
 

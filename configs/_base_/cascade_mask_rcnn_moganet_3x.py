@@ -56,3 +56,7 @@ optim_wrapper = dict(
         'scale': dict(decay_mult=0.),
         'norm': dict(decay_mult=0.),
     }))
+
+# crash-safe checkpoints (atomic, ordered writes) and a stop on a non-finite loss: docs/faults.md
+default_hooks = dict(
+    checkpoint=dict(type='AtomicCheckpointHook'), finite_loss=dict(type='NonFiniteLossHook'))

@@ -12,3 +12,7 @@ model = dict(
             type='Pretrained',
             checkpoint='https://github.com/SwinTransformer/storage/releases/download/v1.0.0/'
             'swin_small_patch4_window7_224.pth')))
+
+# crash-safe checkpoints (atomic, ordered writes) and a stop on a non-finite loss: docs/faults.md
+default_hooks = dict(
+    checkpoint=dict(type='AtomicCheckpointHook'), finite_loss=dict(type='NonFiniteLossHook'))

@@ -27,4 +27,6 @@ param_scheduler = [
     dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=80000, by_epoch=False),
 ]
 train_cfg = dict(val_interval=4000)
-default_hooks = dict(checkpoint=dict(interval=4000))
+default_hooks = dict(
+    checkpoint=dict(type='AtomicCheckpointHook', interval=4000),
+    finite_loss=dict(type='NonFiniteLossHook'))  # see docs/faults.md

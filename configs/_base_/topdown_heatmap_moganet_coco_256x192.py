@@ -25,3 +25,7 @@ model = dict(
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
 train_dataloader = dict(batch_size=32)
 auto_scale_lr = dict(base_batch_size=256)
+
+# crash-safe checkpoints (atomic, ordered writes) and a stop on a non-finite loss: docs/faults.md
+default_hooks = dict(
+    checkpoint=dict(type='AtomicCheckpointHook'), finite_loss=dict(type='NonFiniteLossHook'))

@@ -75,6 +75,9 @@ optim_wrapper = dict(
         'norm': dict(decay_mult=0.),
     }),
     clip_grad=dict(max_norm=10.))
-default_hooks = dict(logger=dict(interval=20), checkpoint=dict(interval=1, max_keep_ckpts=2))
+default_hooks = dict(
+    logger=dict(interval=20),
+    checkpoint=dict(type='AtomicCheckpointHook', interval=1, max_keep_ckpts=2),
+    finite_loss=dict(type='NonFiniteLossHook'))  # see docs/faults.md
 randomness = dict(seed=0)
 auto_scale_lr = dict(enable=False, base_batch_size=4)

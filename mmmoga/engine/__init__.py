@@ -1,5 +1,10 @@
+from .fault_tolerance import (AtomicCheckpointHook, NonFiniteError, NonFiniteLossError,
+                              NonFiniteLossHook, NonFiniteWeightsError)
 from .hooks import RandomStateHook
 from .model_wrappers import CPUDistributedDataParallel
 from .optimizers import BackboneLayerDecayOptimWrapperConstructor  # noqa: F401  (registers it)
 
-__all__ = ['CPUDistributedDataParallel', 'RandomStateHook']
+__all__ = [
+    'AtomicCheckpointHook', 'CPUDistributedDataParallel', 'NonFiniteError', 'NonFiniteLossError',
+    'NonFiniteLossHook', 'NonFiniteWeightsError', 'RandomStateHook'
+]

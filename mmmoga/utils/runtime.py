@@ -7,7 +7,10 @@ import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction  # noqa: F401  (DictAction re-exported for tools)
 
-__all__ = ['load_config', 'setup_cpu_distributed', 'shut_down_distributed', 'DictAction']
+__all__ = [
+    'load_config', 'setup_cpu_distributed', 'shut_down_distributed',
+    'plain_checkpoint_hook_warning', 'DictAction'
+]
 
 
 def load_config(path: str,
@@ -56,3 +59,25 @@ def shut_down_distributed() -> None:
     exception``, SIGABRT: seen once in ~10 two-process CPU runs here), failing a finished run."""
     if torch_dist.is_available() and torch_dist.is_initialized():
         torch_dist.destroy_process_group()
+
+
+def plain_checkpoint_hook_warning(cfg: Config) -> Optional[str]:
+    """A warning when the config saves checkpoints with mmengine's own ``CheckpointHook``.
+
+    That hook deletes the checkpoint falling out of ``max_keep_ckpts`` before it writes the new one
+    straight into its final name, so a kill during the write can leave no complete checkpoint.
+    Every config in ``configs/`` uses ``AtomicCheckpointHook`` instead; ``None`` for those.
+    """
+    hook = (cfg.get('default_hooks') or {}).get('checkpoint')
+    if not hook or not isinstance(hook, dict):
+        return None
+    if str(hook.get('type', '')).rpartition('.')[2] != 'CheckpointHook':
+        return None
+    keep = hook.get('max_keep_ckpts', -1)
+    risk = (f'it removes the oldest checkpoint before writing the new one into its final name, so '
+            f'with max_keep_ckpts={keep} a kill during that write can leave no complete checkpoint'
+            if keep and keep > 0 else 'it writes into the final file name, so a kill during a save '
+            'leaves a truncated checkpoint')
+    return (f'default_hooks.checkpoint is mmengine\'s CheckpointHook: {risk}. Set '
+            f'default_hooks.checkpoint.type=\'AtomicCheckpointHook\' (mmmoga) for atomic, ordered '
+            f'writes.')

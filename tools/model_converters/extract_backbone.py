@@ -13,10 +13,8 @@ Example:
 """
 import argparse
 
-import torch
-
 from mmmoga.converters import extract_backbone, load_source
-from mmmoga.utils import CheckpointError, trust_checkpoint
+from mmmoga.utils import CheckpointError, atomic_torch_save, trust_checkpoint
 
 
 def main():
@@ -42,7 +40,10 @@ def main():
             load_source(args.src), prefix=args.prefix, use_ema=args.use_ema)
     except (CheckpointError, KeyError) as err:
         raise SystemExit(f'ERROR: {err}')
-    torch.save({'state_dict': state_dict}, args.dst)
+    try:  # atomic: a full disk or a kill never leaves a truncated file
+        atomic_torch_save({'state_dict': state_dict}, args.dst)
+    except CheckpointError as err:
+        raise SystemExit(f'ERROR: {err}')
     print(f'wrote {len(state_dict)} backbone tensors to {args.dst}')
 
 

@@ -35,12 +35,10 @@ import argparse
 import os
 import os.path as osp
 
-import torch
-
 from mmmoga.converters import load_source
 from mmmoga.converters import unwrap_state_dict as unwrap
 from mmmoga.models.backbones.hornet import HORNET_LAYOUTS, convert_hornet_mmpretrain
-from mmmoga.utils import CheckpointError, trust_checkpoint
+from mmmoga.utils import CheckpointError, atomic_torch_save, trust_checkpoint
 
 LAYOUTS = HORNET_LAYOUTS
 
@@ -74,7 +72,10 @@ def main() -> None:
         raise SystemExit(f'ERROR: {err}')
     if osp.dirname(args.dst):
         os.makedirs(osp.dirname(args.dst), exist_ok=True)
-    torch.save({'model': state_dict}, args.dst)
+    try:  # atomic: a full disk or a kill never leaves a truncated file
+        atomic_torch_save({'model': state_dict}, args.dst)
+    except CheckpointError as err:
+        raise SystemExit(f'ERROR: {err}')
     if dropped:
         print(f'Dropped {len(dropped)} keys (outside the HorNet backbone, or the head with '
               f'--drop-head); first: {dropped[:5]}')

@@ -29,12 +29,10 @@ import argparse
 import os
 import os.path as osp
 
-import torch
-
 from mmmoga.converters import load_source as load
 from mmmoga.converters import unwrap_state_dict as unwrap
 from mmmoga.models.backbones.inception_next import convert_inceptionnext_timm
-from mmmoga.utils import CheckpointError, trust_checkpoint
+from mmmoga.utils import CheckpointError, atomic_torch_save, trust_checkpoint
 
 
 def main() -> None:
@@ -61,7 +59,10 @@ def main() -> None:
         raise SystemExit(f'ERROR: {err}')
     if osp.dirname(args.dst):
         os.makedirs(osp.dirname(args.dst), exist_ok=True)
-    torch.save(state_dict, args.dst)
+    try:  # atomic: a full disk or a kill never leaves a truncated file
+        atomic_torch_save(state_dict, args.dst)
+    except CheckpointError as err:
+        raise SystemExit(f'ERROR: {err}')
     print(f'Wrote {len(state_dict)} tensors in the official InceptionNeXt layout to {args.dst}')
 
 
