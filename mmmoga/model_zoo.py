@@ -16,21 +16,29 @@ One entry (fields in brackets are optional)::
       Metadata:
         Framework, Schedule, Training Data, Pretrain, Input Size (WxH, the FLOPs input),
         Parameters (int, measured), FLOPs (int MACs, measured; toy configs may omit it),
-        Paper Parameters, Paper FLOPs (as printed, '-' for none), Backbone Weights (URL or 'none'),
-        Weights Host, [Measured: true (Results are this repository's measurements)]
+        Paper Parameters, Paper FLOPs (as printed, '-' for none), Backbone Weights (URL, local
+        ``pretrained/`` file of a release, or 'none'), Weights Host,
+        [Measured: true (Results are this repository's measurements)]
       Results: [{Task, Dataset, Metrics: {metric name: number}}, ...]  (omitted only when the Note
         starts with 'no paper figure')
       Paper Row: where the paper figures come from
       [Note: why a figure differs, 'no paper figure: ...', ...]
       [Command: how the measured Results were produced (entries with Measured: true)]
       [Weights: the released weights of this very model (ImageNet classifiers)]
-      [Weights SHA256: sha256 of the file at `Weights`]
-      (and, in Metadata, [Backbone Weights SHA256: sha256 of the file at `Backbone Weights`])
 
-A download of a URL whose sha256 a metafile gives is checked against it
-(:func:`weight_hashes`; :func:`mmmoga.utils.checkpoint.download_checkpoint`): a file that differs
-is refused and not cached. ``python tools/model_converters/to_safetensors.py`` prints the sha256 of
-the file it writes.
+Besides ``Models``, a metafile lists under ``Releases`` what the URLs themselves do not say about
+the official files (:func:`releases`, read by the loader; fields in brackets are optional)::
+
+    - URL: https://cloud.tsinghua.edu.cn/f/<id>/?dl=1   # as entries and configs spell it
+      Model: what the file holds
+      [File: the name it is saved under: the cache name of a download, or the local
+       ``pretrained/<File>`` of a share page (required where the URL names no file)]
+      [Extraction Code: the share page's code: no direct download (Baidu Netdisk)]
+      [SHA256: its sha256]  [Size: its size in bytes]   # checked on every download
+
+A download that differs from its release's SHA256 or Size is refused and not cached
+(:func:`mmmoga.utils.checkpoint.download_checkpoint`). ``python
+tools/model_converters/to_safetensors.py`` prints the sha256 of the file it writes.
 """
 import difflib
 import glob
@@ -39,6 +47,7 @@ import os.path as osp
 import re
 from collections import OrderedDict
 from typing import Dict, Iterable, List, Optional, Tuple
+from urllib.parse import urlparse
 
 import yaml
 
@@ -51,11 +60,12 @@ WEIGHTS_HOSTS = ('GitHub releases', 'Tsinghua Cloud', 'Baidu Netdisk (no direct 
 PRETRAINS = ('ImageNet-1K', 'ImageNet-22K', 'none')
 TRAINING_DATA = ('COCO', 'ADE20K', 'COCO keypoints', 'ImageNet-1K')  # or 'toy <dataset>'
 REQUIRED_FIELDS = ('Name', 'In Collection', 'Config', 'Metadata', 'Results', 'Paper Row')
-OPTIONAL_FIELDS = ('Note', 'Command', 'Weights', 'Weights SHA256', 'README', 'Paper', 'Code')
+OPTIONAL_FIELDS = ('Note', 'Command', 'Weights', 'README', 'Paper', 'Code')
 REQUIRED_METADATA = ('Framework', 'Schedule', 'Training Data', 'Pretrain', 'Input Size',
                      'Parameters', 'Paper Parameters', 'Paper FLOPs', 'Backbone Weights',
                      'Weights Host')
-OPTIONAL_METADATA = ('FLOPs', 'Measured', 'Backbone Weights SHA256')
+OPTIONAL_METADATA = ('FLOPs', 'Measured')
+RELEASE_FIELDS = ('URL', 'Model', 'File', 'Extraction Code', 'SHA256', 'Size')
 SHA256 = re.compile(r'[0-9a-f]{64}')
 # an entry whose FLOPs were not counted yet says so explicitly (its page: 'not measured')
 FLOPS_NOT_MEASURED = 'not measured'
@@ -126,44 +136,82 @@ def load_entries(root: Optional[str] = None) -> List[dict]:
     return entries
 
 
-_WEIGHT_HASHES: Dict[str, Dict[str, str]] = {}
+_RELEASES: Dict[str, List[dict]] = {}
+_SEAFILE_SHARE = re.compile(r'^/f/([0-9a-fA-F]+)/?$')
 
 
-def weight_hashes(root: Optional[str] = None, refresh: bool = False) -> Dict[str, str]:
-    """Weight URL -> sha256, from every ``Weights SHA256`` / ``Backbone Weights SHA256`` of the
-    metafiles (read once per root). Two different hashes for one URL are an error."""
+def release_key(url: str) -> str:
+    """What identifies a release URL across the forms it is written in: host and path, without
+    the query (``?dl=1``, ``?download=true``) and trailing slash; a Hugging Face ``blob`` page is
+    its ``resolve`` file; a Seafile share link (Tsinghua Cloud ``/f/<id>/``) is its share id, on
+    any host."""
+    parsed = urlparse(url)
+    share = _SEAFILE_SHARE.match(parsed.path)
+    if share:
+        return f'seafile:{share.group(1).lower()}'
+    path = parsed.path.rstrip('/')
+    if parsed.netloc.endswith('huggingface.co'):
+        path = path.replace('/blob/', '/resolve/', 1)
+    return f'{parsed.netloc.lower()}{path}'
+
+
+def is_share_page(url: str) -> bool:
+    """Whether ``url`` is a share link that names no file: Tsinghua Cloud (Seafile) ``/f/<id>/``
+    or Baidu Netdisk ``/s/<id>``."""
+    parsed = urlparse(url)
+    return bool(_SEAFILE_SHARE.match(parsed.path)) or parsed.netloc.endswith('pan.baidu.com')
+
+
+def releases(root: Optional[str] = None, refresh: bool = False) -> List[dict]:
+    """Every ``Releases`` record of the imported metafiles (read once per root), each with
+    ``_metafile`` added."""
     root = root or default_root()
-    if root in _WEIGHT_HASHES and not refresh:
-        return _WEIGHT_HASHES[root]
-    hashes: Dict[str, str] = {}
-    for entry in load_entries(root):
-        meta = entry.get('Metadata') if isinstance(entry.get('Metadata'), dict) else {}
-        for url, digest in ((entry.get('Weights'), entry.get('Weights SHA256')),
-                            (meta.get('Backbone Weights'), meta.get('Backbone Weights SHA256'))):
-            if not (url and digest):
-                continue
-            if hashes.get(url, digest) != digest:
-                raise MetafileError(f'{entry.get("Name")}: {url} has two different sha256 in the '
-                                    f'metafiles ({hashes[url]} and {digest}); keep the right one')
-            hashes[url] = digest
-    _WEIGHT_HASHES[root] = hashes
-    return hashes
+    if root in _RELEASES and not refresh:
+        return _RELEASES[root]
+    records = []
+    for path in metafile_paths(root):
+        if not osp.isfile(path):
+            continue  # validate() reports it
+        for record in load_metafile(path).get('Releases') or []:
+            if isinstance(record, dict):
+                records.append(dict(record, _metafile=path))
+    _RELEASES[root] = records
+    return records
+
+
+def find_release(url: Optional[str] = None,
+                 file: Optional[str] = None,
+                 root: Optional[str] = None) -> Optional[dict]:
+    """The release record of ``url`` (any of its forms, see :func:`release_key`), or the one whose
+    ``File`` is ``file``; None where the metafiles list none (or no metafiles are found)."""
+    try:
+        records = releases(root)
+    except (MetafileError, OSError):
+        return None
+    for record in records:
+        if url is not None and isinstance(record.get('URL'), str) and release_key(
+                record['URL']) == release_key(url):
+            return record
+        if file is not None and record.get('File') == file:
+            return record
+    return None
 
 
 def released_weights(name: str, root: Optional[str] = None) -> Tuple[Optional[str], Optional[str]]:
     """The weights (URL, sha256 or None) of the metafile entry ``name``: its ``Weights`` (the
     release of that very model), else its ``Backbone Weights``; ``(None, None)`` if it has
-    none."""
+    none. The sha256 is its release's (:func:`find_release`)."""
     root = root or default_root()
     for entry in load_entries(root):
         if entry.get('Name') != name:
             continue
         meta = entry.get('Metadata') or {}
-        if entry.get('Weights'):
-            return entry['Weights'], entry.get('Weights SHA256')
-        if meta.get('Backbone Weights', 'none') != 'none':
-            return meta['Backbone Weights'], meta.get('Backbone Weights SHA256')
-        return None, None
+        url = entry.get('Weights') or (meta.get('Backbone Weights') if meta.get(
+            'Backbone Weights', 'none') != 'none' else None)
+        if not url:
+            return None, None
+        release = find_release(url, root=root) or {}
+        return url, release.get('SHA256')
     raise MetafileError(f'no metafile entry named {name!r} under {root}')
 
 
@@ -279,18 +327,76 @@ def validate_entry(entry: dict, collections: Iterable[str], root: str) -> List[s
                         error(f'unknown metric {metric!r} (one of {", ".join(METRICS)})')
                     if not _is_number(value):
                         error(f'metric {metric} must be a number, got {value!r}')
-    for owner, url_field, field in ((entry, 'Weights', 'Weights SHA256'),
-                                    (meta if isinstance(meta, dict) else {}, 'Backbone Weights',
-                                     'Backbone Weights SHA256')):
-        if field not in owner:
+    for owner, field in ((entry, 'Weights'), (meta if isinstance(meta, dict) else {},
+                                              'Backbone Weights')):
+        value = owner.get(field)
+        if not isinstance(value, str):
             continue
-        if not SHA256.fullmatch(str(owner[field])):
-            error(f'`{field}` must be 64 lowercase hex digits (the sha256 the converter prints), '
-                  f'got {owner[field]!r}')
-        if not re.match(r'https?://', str(owner.get(url_field, ''))):
-            error(f'`{field}` needs `{url_field}` to be a URL (it is the hash of that file)')
+        if ((is_share_page(value) or value.startswith('pretrained/')) and not find_release(
+                value, file=osp.basename(value) if value.startswith('pretrained/') else None,
+                root=root)):
+            what = ('a share link, which names no file'
+                    if is_share_page(value) else 'a file to fetch by hand')
+            error(f'`{field}: {value}` is {what}: list it under `Releases:` of its family\'s '
+                  f'metafile (URL, Model, File)')
     if measured and 'Command' not in entry:
         error('entries with `Measured: true` need `Command` (how the Results were produced)')
+    return errors
+
+
+def validate_releases(root: str) -> List[str]:
+    """Schema problems of the ``Releases`` records (see the module docstring): required and known
+    fields, and one record per URL and per file name over all metafiles."""
+    errors = []
+    releases(root, refresh=True)  # what validate_entry looks up
+    seen_urls: Dict[str, str] = {}
+    seen_files: Dict[str, str] = {}
+    for path in metafile_paths(root):
+        if not osp.isfile(path):
+            continue
+        where = osp.relpath(path, root)
+        records = load_metafile(path).get('Releases') or []
+        if not isinstance(records, list):
+            errors.append(f'{where}: `Releases` must be a list of records (URL, Model, ...)')
+            continue
+        for i, record in enumerate(records):
+            if not isinstance(record, dict):
+                errors.append(f'{where}: release {i} is not a mapping: {record!r}')
+                continue
+            url = record.get('URL')
+            name = f'{where}: release {url or i}'
+            for field in record:
+                if field not in RELEASE_FIELDS:
+                    errors.append(f'{name}: unknown field `{field}` (allowed: '
+                                  f'{", ".join(RELEASE_FIELDS)})')
+            if not (isinstance(url, str) and re.match(r'https?://', url)):
+                errors.append(f'{name}: `URL` must be an http(s) URL, got {url!r}')
+                continue
+            if not (isinstance(record.get('Model'), str) and record['Model'].strip()):
+                errors.append(f'{name}: needs `Model`, what the file holds')
+            file = record.get('File')
+            if file is None and is_share_page(url):
+                errors.append(f'{name}: a share link names no file: give `File`, the name to save '
+                              'it under')
+            if file is not None and not (isinstance(file, str)
+                                         and re.fullmatch(r'[A-Za-z0-9][A-Za-z0-9._+-]*', file)):
+                errors.append(f'{name}: `File` must be a plain file name, got {file!r}')
+            if 'SHA256' in record and not SHA256.fullmatch(str(record['SHA256'])):
+                errors.append(f'{name}: `SHA256` must be 64 lowercase hex digits (the sha256 the '
+                              f'converter prints), got {record["SHA256"]!r}')
+            if 'Size' in record and not (_is_int(record['Size']) and record['Size'] > 0):
+                errors.append(f'{name}: `Size` must be a positive number of bytes, got '
+                              f'{record["Size"]!r}')
+            if 'Extraction Code' in record and not isinstance(record['Extraction Code'], str):
+                errors.append(f'{name}: `Extraction Code` must be a string (quote it)')
+            keys = ((seen_urls, release_key(url), 'URL'), (seen_files, file, 'File'))
+            for seen, key, what in keys:
+                if key is None:
+                    continue
+                if key in seen:
+                    errors.append(f'{name}: the same {what} as a release of {seen[key]}; keep '
+                                  'one record per file')
+                seen[key] = where
     return errors
 
 
@@ -306,6 +412,7 @@ def validate(root: Optional[str] = None,
     found = sorted(osp.relpath(p, root) for p in paths)
     if found != expected:
         errors.append(f'model-index.yml must import exactly {expected}, imports {found}')
+    errors.extend(validate_releases(root))
     names: Dict[str, List[str]] = {}
     by_config: Dict[str, List[str]] = {}
     for path in paths:
@@ -323,10 +430,6 @@ def validate(root: Optional[str] = None,
                 names.setdefault(entry['Name'], []).append(where)
             if isinstance(entry.get('Config'), str):
                 by_config.setdefault(osp.normpath(entry['Config']), []).append(where)
-    try:
-        weight_hashes(root, refresh=True)
-    except MetafileError as err:
-        errors.append(str(err))
     for name, where in names.items():
         if len(where) > 1:
             errors.append(f'`Name: {name}` appears {len(where)} times ({", ".join(where)}); '
@@ -432,13 +535,28 @@ def _fmt_metric(value) -> str:
     return str(value) if _is_number(value) else '-'  # 40.0 stays 40.0, as printed
 
 
-def _weights_cell(meta: dict) -> str:
+def _weights_cell(meta: dict, root: str) -> str:
     host, url = meta['Weights Host'], meta['Backbone Weights']
     if host == 'none':
         return 'none (from scratch)'
     if re.match(r'https?://', url):
         return f'[{host}]({url})'
+    release = find_release(file=osp.basename(url), root=root)
+    if release:  # a file fetched by hand from its share page
+        return f'[{host}]({release["URL"]}), saved as `{url}`'
     return f'{host}: `{url}`'
+
+
+def _releases_table(records: List[dict]) -> List[str]:
+    """The ``Releases`` of one metafile as a Markdown table."""
+    lines = [
+        '| model | file | URL | extraction code | sha256 | size |', '|---|---|---|---|---|---|'
+    ]
+    for r in records:
+        size = f'{r["Size"]:,} bytes' if 'Size' in r else '-'
+        lines.append(f'| {r["Model"]} | `{r.get("File", "-")}` | <{r["URL"]}> | '
+                     f'{r.get("Extraction Code", "-")} | {r.get("SHA256", "-")} | {size} |')
+    return lines
 
 
 def _metric_columns(entries: List[dict]) -> List[Tuple[str, str]]:
@@ -457,7 +575,7 @@ def _metric_value(entry: dict, task: str, metric: str):
     return None
 
 
-def _table(entries: List[dict], top: str = '') -> List[str]:
+def _table(entries: List[dict], root: str, top: str = '') -> List[str]:
     """One Markdown table; ``top`` leads from its page back to the root (the config links)."""
     measured = entries[0]['Metadata'].get('Measured', False)
     metrics = _metric_columns(entries)
@@ -475,7 +593,7 @@ def _table(entries: List[dict], top: str = '') -> List[str]:
             _fmt_params(meta.get('Parameters')), meta['Paper FLOPs'],
             _fmt_flops(meta.get('FLOPs')),
             *[_fmt_metric(_metric_value(entry, task, metric)) for task, metric in metrics],
-            _weights_cell(meta)
+            _weights_cell(meta, root)
         ]
         lines.append('| ' + ' | '.join(str(c) for c in row) + ' |')
     return lines
@@ -543,7 +661,7 @@ def render_page(root: str, metafile: str) -> str:
             title = f'{collection}: {title}'
         entries = groups[key]
         out += ['', f'## {title}', '']
-        out += _table(entries, TOP)
+        out += _table(entries, root, TOP)
         sizes = OrderedDict((e['Metadata']['Input Size'], e) for e in entries)
         shapes = [
             f'`{GET_FLOPS} CONFIG --shape {" ".join(map(str, input_hw(e)))}` ({size}, WxH)'
@@ -559,6 +677,17 @@ def render_page(root: str, metafile: str) -> str:
                 notes.append(f'results: `{entry["Command"]}`')
             if notes:
                 out.append(f'- `{entry["Name"]}`: ' + '; '.join(notes))
+    records = [r for r in data.get('Releases') or [] if isinstance(r, dict)]
+    if records:
+        out += [
+            '', '## Where the official files are', '',
+            f'The `Releases` of [`{source}`]({TOP}{source}): what a URL does not say itself. '
+            'Downloads are cached under `file`; a file with an extraction code is on a share page '
+            'with no direct download: fetch it in a browser and save it as '
+            '`pretrained/<file>`, the path the configs load. A sha256 or size given here is '
+            'checked on every download.', ''
+        ]
+        out += _releases_table(records)
     return '\n'.join(out) + '\n'
 
 

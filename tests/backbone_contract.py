@@ -1,17 +1,27 @@
 """The contract every backbone family keeps: ``frozen_stages``, ``norm_eval``, ``with_cp``, bf16
-autocast, the classification form and the registries, as checks that take a builder
+autocast, ``reference_ops``, the shared argument names, the classification form and the
+registries, as checks that take a builder
 (``build(**kwargs) -> backbone``). ``tests/test_backbone_contract.py`` runs them over the small
 model of every family (``tests/small_models.py``); :func:`check_contract` runs them all for one
 family (a new family's test calls it)."""
+import inspect
+
 import pytest
 import torch
 from mmengine.registry import MODELS as ROOT_MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from mmmoga.models.layers import cpu_kernels_enabled, gpu_kernels, gpu_kernels_enabled
 from mmmoga.registry import MODELS
 
 # the layer scales' official key names (kept: the releases load by them)
 LAYER_SCALES = ('layer_scale_1', 'layer_scale_2', 'gamma', 'gamma1', 'gamma2')
+# one name per concept: the arguments every family takes, and other libraries' names for them
+SHARED_ARGUMENTS = ('arch', 'out_indices', 'frozen_stages', 'norm_eval', 'with_cp',
+                    'drop_path_rate', 'layer_scale_init_value', 'channels_last', 'reference_ops',
+                    'init_cfg')
+OTHER_NAMES = ('out_norms', 'gap_before_final_norm', 'ls_init_value', 'layer_scale_init',
+               'init_values', 'use_layer_scale')
 
 
 def batch_norms(model):
@@ -122,6 +132,65 @@ def check_bf16_autocast_stays_close_to_fp32(build):
         assert (out.float() - ref).norm() / ref.norm() < 0.05
 
 
+def check_argument_names(backbone):
+    """The shared concepts have the shared names: the arguments of :data:`SHARED_ARGUMENTS`;
+    per-output norms are ``out_norm_cfg`` and the classification form ``with_cls_head`` where a
+    family has them; no other library's name for them."""
+    parameters = inspect.signature(backbone.__init__).parameters
+    missing = [name for name in SHARED_ARGUMENTS if name not in parameters]
+    assert not missing, f'{backbone.__name__} lacks {missing}'
+    others = [name for name in OTHER_NAMES if name in parameters]
+    assert not others, f'{backbone.__name__} names a shared concept otherwise: {others}'
+    if backbone.classification_form is not None:
+        assert backbone.classification_form.get('with_cls_head') is True
+        assert 'with_cls_head' in parameters
+
+
+def check_reference_ops_runs_without_kernels(build):
+    """``reference_ops=True``: the forward, and the recomputation of ``with_cp`` blocks, see both
+    kernel switches off; they are back on afterwards, also after a forward that raised; the
+    outputs are the default path's."""
+
+    def switches_seen(model):
+        seen = []
+        hooks = [
+            m.register_forward_pre_hook(lambda *_: seen.append(
+                (cpu_kernels_enabled(), gpu_kernels_enabled()))) for m in model.modules()
+            if not list(m.children())
+        ]
+        x = torch.rand(2, 3, 64, 64)
+        with gpu_kernels(True):
+            outs = model(x)
+            sum(o.sum() for o in outs).backward()
+        for hook in hooks:
+            hook.remove()
+        return seen
+
+    torch.manual_seed(0)
+    default = build(with_cp=True).eval()
+    reference = build(with_cp=True, reference_ops=True).eval()
+    reference.load_state_dict(default.state_dict())
+    assert reference.reference_ops and not default.reference_ops
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        for a, b in zip(default(x), reference(x)):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    default.train()
+    reference.train()
+    seen = switches_seen(reference)
+    leaves = sum(1 for m in reference.modules() if not list(m.children()))
+    assert len(seen) > leaves  # the recomputation ran too
+    assert set(seen) == {(False, False)}, 'a kernel switch was on under reference_ops'
+    assert cpu_kernels_enabled() and not gpu_kernels_enabled()  # restored
+    assert set(switches_seen(default)) == {(True, True)}  # control: the default path
+    # restored after a forward that raised
+    hook = reference.stage_modules(0)[0].register_forward_hook(lambda *_: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        reference(torch.rand(1, 3, 64, 64))
+    hook.remove()
+    assert cpu_kernels_enabled()
+
+
 def check_registries_build_the_family(backbone, kwargs):
     name = backbone.__name__
     for registry, type_name in ((MODELS, name), (ROOT_MODELS, name), (ROOT_MODELS,
@@ -146,4 +215,6 @@ def check_contract(backbone, kwargs, has_batch_norms=True):
     check_layer_scale_init_value(build)
     check_with_cp_same_outputs_gradients_and_statistics(build)
     check_bf16_autocast_stays_close_to_fp32(build)
+    check_argument_names(backbone)
+    check_reference_ops_runs_without_kernels(build)
     check_registries_build_the_family(backbone, kwargs)

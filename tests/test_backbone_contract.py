@@ -2,14 +2,8 @@
 (``tests/small_models.py``)."""
 import functools
 
+import backbone_contract as contract
 import pytest
-from backbone_contract import (check_bf16_autocast_stays_close_to_fp32, check_frozen_stages,
-                               check_frozen_stages_beyond_the_last_stage_are_refused,
-                               check_frozen_stages_in_classification_form,
-                               check_layer_scale_init_value,
-                               check_norm_eval_freezes_only_the_batch_norms,
-                               check_registries_build_the_family,
-                               check_with_cp_same_outputs_gradients_and_statistics)
 from small_models import SMALL_BACKBONES, SMALL_SPECS
 
 FAMILIES = sorted(SMALL_BACKBONES)
@@ -31,42 +25,56 @@ def small(family):
 @pytest.mark.parametrize('frozen_stages', [-1, 0, 1, 2, 3])
 @pytest.mark.parametrize('out_indices', [(0, 1, 2, 3), (3, ), (0, 2)])
 def test_frozen_stages(family, frozen_stages, out_indices):
-    check_frozen_stages(small(family), frozen_stages, out_indices)
+    contract.check_frozen_stages(small(family), frozen_stages, out_indices)
 
 
 @pytest.mark.parametrize('family', sorted(CLASSIFICATION_FORMS))
 @pytest.mark.parametrize('frozen_stages', [-1, 1, 3])
 def test_frozen_stages_in_classification_form(family, frozen_stages):
-    check_frozen_stages_in_classification_form(SMALL_BACKBONES[family],
-                                               CLASSIFICATION_FORMS[family], frozen_stages)
+    contract.check_frozen_stages_in_classification_form(SMALL_BACKBONES[family],
+                                                        CLASSIFICATION_FORMS[family], frozen_stages)
 
 
 @pytest.mark.parametrize('family', FAMILIES)
 def test_frozen_stages_beyond_the_last_stage_are_refused(family):
-    check_frozen_stages_beyond_the_last_stage_are_refused(SMALL_BACKBONES[family])
+    contract.check_frozen_stages_beyond_the_last_stage_are_refused(SMALL_BACKBONES[family])
 
 
 @pytest.mark.parametrize('family', FAMILIES)
 def test_norm_eval_freezes_only_the_batch_norms(family):
     # HorNet has LayerNorms only
-    check_norm_eval_freezes_only_the_batch_norms(small(family), not family.startswith('hornet'))
+    contract.check_norm_eval_freezes_only_the_batch_norms(
+        small(family), not family.startswith('hornet'))
 
 
 @pytest.mark.parametrize('family', FAMILIES)
 def test_layer_scale_init_value(family):
-    check_layer_scale_init_value(small(family))
+    contract.check_layer_scale_init_value(small(family))
 
 
 @pytest.mark.parametrize('family', FAMILIES)
 def test_with_cp_same_outputs_gradients_and_statistics(family):
-    check_with_cp_same_outputs_gradients_and_statistics(small(family))
+    contract.check_with_cp_same_outputs_gradients_and_statistics(small(family))
 
 
 @pytest.mark.parametrize('family', FAMILIES)
 def test_bf16_autocast_stays_close_to_fp32(family):
-    check_bf16_autocast_stays_close_to_fp32(small(family))
+    contract.check_bf16_autocast_stays_close_to_fp32(small(family))
 
 
 @pytest.mark.parametrize('family', FAMILIES)
 def test_registries_build_the_family(family):
-    check_registries_build_the_family(*SMALL_SPECS[family])
+    contract.check_registries_build_the_family(*SMALL_SPECS[family])
+
+
+@pytest.mark.parametrize('family', FAMILIES)
+def test_reference_ops_runs_without_kernels(family):
+    contract.check_reference_ops_runs_without_kernels(small(family))
+
+
+def test_argument_names():
+    from mmmoga.models.factory import backbone_families
+    families = [f for f in backbone_families() if f.__module__.startswith('mmmoga.')]
+    assert {f.__name__ for f in families} >= {'MogaNet', 'HorNet', 'Conv2Former', 'InceptionNeXt'}
+    for backbone in families:
+        contract.check_argument_names(backbone)

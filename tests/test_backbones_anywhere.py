@@ -270,7 +270,7 @@ def test_feature_info_describes_what_forward_returns(name):
 
 
 def test_feature_info_of_pooled_classification_outputs():
-    for model, channels in ((backbones.HorNet('tiny', gap_before_final_norm=True),
+    for model, channels in ((backbones.HorNet('tiny', with_cls_head=True, out_indices=(3, )),
                              512), (backbones.Conv2Former('nano', with_cls_head=True), 1280),
                             (backbones.InceptionNeXt('atto', with_cls_head=True), 960)):
         with torch.no_grad():

@@ -186,7 +186,7 @@ def test_baidu_only_weights_say_where_to_get_them(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(
             FileNotFoundError,
-            match=r'Baidu Netdisk: https://pan\.baidu\.com/s/'
+            match=r'share page with no direct download: https://pan\.baidu\.com/s/'
             r'1Rfsi5p5usr3UE46jigtlcg \(extraction code gwq4\)'):
         load_checkpoint_file('pretrained/conv2former_t_1k.pth')
 

@@ -303,3 +303,16 @@ def test_gpu_table_settings_peers_baseline_and_dense_steps(bench, monkeypatch, c
                    'dense x@800x1344 convnext-t'):
         assert f'| {column} |' in header
     assert 'GradScaler' in stdout and 'kernels = mmmoga\'s Triton kernels' in stdout
+
+
+@pytest.mark.parametrize('model', ['moganet-xt', 'hornet-t-gf', 'conv2former-n', 'inceptionnext-a'])
+def test_every_family_with_kernels_is_checked_against_its_reference_ops(model):
+    """Each family's ``-ref`` model (``reference_ops=True``) is its default peer, and gets the
+    identical-output check (the weights copied by key)."""
+    reference = f'{model}-ref'
+    assert benchmark.BENCHMARK_MODELS[reference].source == 'mmmoga'
+    assert benchmark.default_peer(model, [model, reference, 'convnext-t']) == reference
+    result = benchmark.check_same_output(model, reference, 64)
+    assert result['checked'] and result['same'], result
+    # control: another family's layout has no transfer, so nothing is compared
+    assert benchmark.weight_transfer(model, 'convnext-t') is None

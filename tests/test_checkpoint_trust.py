@@ -403,8 +403,10 @@ def config_strings():
 
 
 def test_every_config_checkpoint_gets_a_file_name():
-    """Every checkpoint URL of the configs names a non-empty cache file, and every local
-    ``pretrained/`` file is one whose absence the error explains (Baidu-only weights)."""
+    """Every checkpoint URL of the configs names a non-empty cache file (a share link: the ``File``
+    of its release in the metafiles), and every local ``pretrained/`` file is the ``File`` of a
+    release whose absence the error explains."""
+    from mmmoga.model_zoo import find_release, is_share_page
     urls = [(path, value) for path, value in config_strings()
             if value.startswith(('http://', 'https://')) and '://pan.baidu.com' not in value
             and value.endswith(('.pth', '.tar', '?dl=1', '.bin', '.safetensors'))]
@@ -413,26 +415,36 @@ def test_every_config_checkpoint_gets_a_file_name():
         name = cache_file_name(url)
         assert name and '/' not in name and '?' not in name, (path, url, name)
         assert name.endswith(('.pth', '.tar', '.bin', '.safetensors')), (path, url, name)
-        if 'cloud.tsinghua.edu.cn' in url:
-            assert name in ckpt.TSINGHUA_FILES.values(), (path, url)
-    for path, value in config_strings():
-        if value.startswith('pretrained/'):
-            assert osp.basename(value) in ckpt.BAIDU_ONLY_FILES, (path, value)
+        if is_share_page(url):
+            assert name == find_release(url)['File'], (path, url)
+    local = [(path, value) for path, value in config_strings() if value.startswith('pretrained/')]
+    assert local
+    for path, value in local:
+        assert find_release(file=osp.basename(value)), (path, value)
 
 
-def test_baidu_only_conv2former_file_names_the_link(tmp_path, monkeypatch):
+def test_files_fetched_by_hand_name_the_page_and_code(tmp_path, monkeypatch):
+    from mmmoga.model_zoo import releases
     monkeypatch.chdir(tmp_path)
-    for name, (_, link, code) in ckpt.BAIDU_ONLY_FILES.items():
+    by_hand = [r for r in releases() if 'Extraction Code' in r]
+    for record in by_hand:
+        name = record['File']
         with pytest.raises(FileNotFoundError) as err:
             load_checkpoint_file(f'pretrained/{name}')
         text = str(err.value)
-        assert link in text and code in text and str(tmp_path / 'pretrained' / name) in text
+        assert record['URL'] in text and record['Extraction Code'] in text
+        assert str(tmp_path / 'pretrained' / name) in text
         assert '--cfg-options model.backbone.init_cfg.checkpoint=' in text
-    assert set(ckpt.BAIDU_ONLY_FILES) == {
-        'conv2former_n_1k.pth', 'conv2former_t_1k.pth', 'conv2former_s_1k.pth',
-        'conv2former_b_1k.pth', 'conv2former_s_22k.pth', 'conv2former_b_22k.pth',
-        'conv2former_l_22k.pth', 'conv2former_l_22k_384.pth'
-    }
+    assert {r['File']
+            for r in by_hand} == {
+                'conv2former_n_1k.pth', 'conv2former_t_1k.pth', 'conv2former_s_1k.pth',
+                'conv2former_b_1k.pth', 'conv2former_s_22k.pth', 'conv2former_b_22k.pth',
+                'conv2former_l_22k.pth', 'conv2former_l_22k_384.pth'
+            }
+    # control: a file no release lists gets the plain message
+    with pytest.raises(FileNotFoundError) as err:
+        load_checkpoint_file('pretrained/conv2former_x_1k.pth')
+    assert 'extraction code' not in str(err.value)
 
 
 class FileServer:

@@ -229,7 +229,8 @@ def official_layout(name, backbone):
 FAMILY_CASES = {
     # config: (how the release wraps its state dict, backbone class and kwargs)
     'moganet_xt': ('state_dict', MogaNet, dict(arch='xtiny', out_indices=(3, ))),
-    'hornet_t_gf': ('model', HorNet, dict(arch='tiny', mixer='gf', gap_before_final_norm=True)),
+    'hornet_t_gf':
+    ('model', HorNet, dict(arch='tiny', mixer='gf', with_cls_head=True, out_indices=(3, ))),
     'conv2former_n':
     ('state_dict', Conv2Former, dict(arch='n', out_indices=(3, ), with_cls_head=True)),
     'inceptionnext_a':

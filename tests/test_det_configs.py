@@ -312,10 +312,11 @@ def test_mask_rcnn_3x_builds_the_1x_model(size):
 def test_backbone_weights_resolve_to_a_named_release(stem):
     """Every config's init_cfg is an official release with a proper cache file name, or (Baidu-only
     Conv2Former) a local file the loader explains how to fetch."""
-    from mmmoga.utils.checkpoint import BAIDU_ONLY_FILES, cache_file_name
+    from mmmoga.model_zoo import find_release
+    from mmmoga.utils.checkpoint import cache_file_name
     checkpoint = load(stem).model.backbone.init_cfg.checkpoint
     if 'conv2former' in stem:
-        assert osp.basename(checkpoint) in BAIDU_ONLY_FILES
+        assert 'Extraction Code' in find_release(file=osp.basename(checkpoint))
         assert checkpoint == f'pretrained/{osp.basename(checkpoint)}'
         return
     name = cache_file_name(checkpoint)

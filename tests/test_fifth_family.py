@@ -52,7 +52,7 @@ class TinyNet(BaseBackbone):
     """Four stages of a 2x2 stride-2 conv + BN, then :class:`TinyBlock` s."""
     arch_zoo = dict.fromkeys(['t', 'tiny'], dict(embed_dims=[8, 16, 24, 32], depths=[1, 1, 2, 1]))
     arch_keys = frozenset({'embed_dims', 'depths'})
-    classification_form = dict(out_indices=(3, ), pooled=True)
+    classification_form = dict(out_indices=(3, ), with_cls_head=True)
 
     def __init__(self,
                  arch='tiny',
@@ -62,12 +62,14 @@ class TinyNet(BaseBackbone):
                  with_cp=False,
                  drop_path_rate=0.,
                  layer_scale_init_value=0.5,
-                 pooled=False,
+                 with_cls_head=False,
                  channels_last=None,
+                 reference_ops=False,
                  init_cfg=None):
-        super().__init__(out_indices, frozen_stages, norm_eval, init_cfg, channels_last)
+        super().__init__(out_indices, frozen_stages, norm_eval, init_cfg, channels_last,
+                         reference_ops)
         arch = self.parse_arch(arch)
-        dims, self.with_cp, self.pooled = arch['embed_dims'], with_cp, pooled
+        dims, self.with_cp, self.with_cls_head = arch['embed_dims'], with_cp, with_cls_head
         self.downsamples = nn.ModuleList(
             nn.Sequential(
                 nn.Conv2d(([3] + dims)[i], dims[i], 2, stride=2), nn.BatchNorm2d(dims[i]))
@@ -86,7 +88,7 @@ class TinyNet(BaseBackbone):
         for i in range(4):
             x = self.run_blocks(self.stages[i], self.downsamples[i](x))
             if i in self.out_indices:
-                outs.append(x.mean((2, 3)) if self.pooled and i == 3 else x)
+                outs.append(x.mean((2, 3)) if self.with_cls_head and i == 3 else x)
         return tuple(outs)
 
 
@@ -142,7 +144,7 @@ def test_the_official_classifier_loads_its_release_layout():
                 head=dict(type='LinearClsHead', num_classes=5, in_channels=32)))
     release = {
         k: torch.rand_like(v) if v.is_floating_point() else v
-        for k, v in TinyNet(pooled=True).state_dict().items()
+        for k, v in TinyNet(**TinyNet.classification_form).state_dict().items()
     }
     release.update({'head.weight': torch.rand(5, 32), 'head.bias': torch.rand(5)})
     classifier.load_state_dict(release)  # strict: every key maps

@@ -159,7 +159,7 @@ def build_meta(arch, mixer, gf_sizes, **kwargs):
 
 @pytest.mark.parametrize('arch,mixer,gf_sizes,expected', CLS_COUNTS)
 def test_param_count_classification(arch, mixer, gf_sizes, expected):
-    model = build_meta(arch, mixer, gf_sizes, gap_before_final_norm=True)
+    model = build_meta(arch, mixer, gf_sizes, with_cls_head=True, out_indices=(3, ))
     head = nn.Linear(model.embed_dims[-1], 1000)
     assert count(model) + count(head) == expected
 
@@ -173,7 +173,7 @@ def test_param_count_dense(arch, mixer, gf_sizes, expected):
                                                             ('gf', None, 194.75, 2),
                                                             ('gf', GF384, 200.27, 2)])
 def test_param_count_large_without_head(mixer, gf_sizes, millions, digits):
-    model = build_meta('large', mixer, gf_sizes, gap_before_final_norm=True)
+    model = build_meta('large', mixer, gf_sizes, with_cls_head=True, out_indices=(3, ))
     assert round(count(model) / 1e6, digits) == millions
 
 
@@ -184,7 +184,7 @@ def test_aliases():
 
 @pytest.mark.parametrize('mixer,cls_keys,dense_keys', [('dw', 560, 564), ('gf', 640, 644)])
 def test_official_key_names(mixer, cls_keys, dense_keys):
-    cls = build_meta('tiny', mixer, None, gap_before_final_norm=True)
+    cls = build_meta('tiny', mixer, None, with_cls_head=True, out_indices=(3, ))
     dense = build_meta('tiny', mixer, None)
     cls_state, dense_state = cls.state_dict(), dense.state_dict()
     assert len(cls_state) + 2 == cls_keys  # + the official head.{weight,bias}
@@ -246,7 +246,7 @@ def test_official_key_names(mixer, cls_keys, dense_keys):
 def test_matches_official_outputs(mixer):
     x = seeded_input(2, 3, 160, 192)  # stage 3/4 rfft grids (10, 7)/(5, 4): the filter is resized
     dense = small(mixer=mixer).eval()
-    cls = small(mixer=mixer, gap_before_final_norm=True).eval()
+    cls = small(mixer=mixer, with_cls_head=True, out_indices=(3, )).eval()
     with torch.no_grad():
         outs = dense(x)
         pooled, = cls(x)
@@ -292,7 +292,7 @@ def test_out_indices_and_raw_outputs():
     model = small(out_indices=(1, -1)).eval()
     assert model.out_indices == (1, 3)
     assert not hasattr(model, 'norm0') and hasattr(model, 'norm3')
-    raw = HorNet(SMALL, out_indices=(1, 3), out_norms=False)
+    raw = HorNet(SMALL, out_indices=(1, 3), out_norm_cfg=None)
     assert not any(hasattr(raw, f'norm{i}') for i in range(4))
     raw.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith('norm')})
     raw.eval()
@@ -472,7 +472,7 @@ def test_pretrained_official_layout_round_trip(tmp_path, log_capture, mixer):
 
 
 def test_pretrained_classification_mode(tmp_path, log_capture):
-    source = small(mixer='gf', gap_before_final_norm=True).eval()
+    source = small(mixer='gf', with_cls_head=True, out_indices=(3, )).eval()
     state = OrderedDict(source.state_dict())
     state['head.weight'] = torch.zeros(10, 256)
     state['head.bias'] = torch.zeros(10)
@@ -481,7 +481,8 @@ def test_pretrained_classification_mode(tmp_path, log_capture):
     model = HorNet(
         SMALL,
         mixer='gf',
-        gap_before_final_norm=True,
+        with_cls_head=True,
+        out_indices=(3, ),
         init_cfg=dict(type='Pretrained', checkpoint=path))
     model.init_weights()
     x = seeded_input(2, 3, 64, 64)
@@ -491,7 +492,7 @@ def test_pretrained_classification_mode(tmp_path, log_capture):
 
 
 def test_imagenet_checkpoint_into_dense_model_reports_fresh_norms(tmp_path, log_capture):
-    source = small(gap_before_final_norm=True)
+    source = small(with_cls_head=True, out_indices=(3, ))
     path = str(tmp_path / 'in1k.pth')
     save_official(source.state_dict(), path, prefix='')
     model = HorNet(SMALL, init_cfg=dict(type='Pretrained', checkpoint=path))
@@ -546,7 +547,8 @@ def test_mmpretrain_image_classifier_layout():
         return build_in_mmpretrain_scope(
             dict(
                 type='ImageClassifier',
-                backbone=dict(type='mmmoga.HorNet', arch=arch, gap_before_final_norm=True),
+                backbone=dict(
+                    type='mmmoga.HorNet', arch=arch, with_cls_head=True, out_indices=(3, )),
                 neck=None,
                 head=dict(type='LinearClsHead', num_classes=num_classes, in_channels=channels)))
 
@@ -589,7 +591,7 @@ def to_mmpretrain_layout(state, classification):
 
 def test_converter_classification_checkpoint(tmp_path):
     converter = load_converter()
-    source = small(mixer='gf', gap_before_final_norm=True).eval()
+    source = small(mixer='gf', with_cls_head=True, out_indices=(3, )).eval()
     official = OrderedDict(source.state_dict())
     official['head.weight'] = seeded_input(10, 256)
     official['head.bias'] = seeded_input(10)
@@ -614,7 +616,8 @@ def test_converter_classification_checkpoint(tmp_path):
     model = HorNet(
         SMALL,
         mixer='gf',
-        gap_before_final_norm=True,
+        with_cls_head=True,
+        out_indices=(3, ),
         init_cfg=dict(type='Pretrained', checkpoint=path))
     model.init_weights()
     x = seeded_input(1, 3, 64, 64)
@@ -656,10 +659,16 @@ def test_bad_arguments():
         HorNet(SMALL, mixer='gf', gf_sizes=((14, 8), ))
     with pytest.raises(ValueError, match='out_indices'):
         HorNet(SMALL, out_indices=4)
-    with pytest.raises(ValueError, match='gap_before_final_norm'):
-        HorNet(SMALL, gap_before_final_norm=True, out_indices=(2, 3))
-    with pytest.raises(ValueError, match='gap_before_final_norm'):
-        HorNet(SMALL, gap_before_final_norm=True, out_norms=True)
+    with pytest.raises(ValueError, match='out_indices must include 3'):
+        HorNet(SMALL, with_cls_head=True, out_indices=(1, 2))
+    # mmpretrain's names for the same things name ours
+    with pytest.raises(
+            TypeError,
+            match=r"no argument 'gap_before_final_norm': write "
+            r"with_cls_head=True, out_indices=\(3, \)"):
+        HorNet(SMALL, gap_before_final_norm=True)
+    with pytest.raises(TypeError, match="no argument 'out_norms': write out_norm_cfg=None"):
+        HorNet(SMALL, out_norms=False)
     with pytest.raises(ValueError, match='divisible'):
         HorNet(dict(embed_dims=[12, 24, 48, 72], depths=[1, 1, 1, 1], orders=[2, 3, 4, 5]))
     with pytest.raises(ValueError, match='decay_type'):

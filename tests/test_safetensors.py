@@ -157,17 +157,20 @@ def test_a_local_file_with_another_sha256_is_refused_and_kept(tmp_path):
     load_checkpoint_file(path, sha256=digest.upper())  # control: the right hash loads
 
 
-def zoo_root(root, url, digest):
-    """A model zoo whose entry imagenet_moganet_xt releases ``url`` with sha256 ``digest``."""
+def zoo_root(root, url, digest, size=None):
+    """A model zoo whose entry imagenet_moganet_xt releases ``url``, listed under ``Releases`` with
+    sha256 ``digest`` (and ``size``)."""
     entry = dict(
         Name='imagenet_moganet_xt',
         Weights=url,
-        **{'Weights SHA256': digest},
         **{
             k: v
             for k, v in GOOD.items() if k not in ('Name', 'Config')
         })
-    make_zoo(root, [entry], configs=())
+    release = dict(URL=url, Model='MogaNet-XT (test)', SHA256=digest)
+    if size is not None:
+        release['Size'] = size
+    make_zoo(root, [entry], configs=(), releases=[release])
     return str(root)
 
 
@@ -201,25 +204,61 @@ def test_downloads_are_checked_against_the_metafile_hash(tmp_path, monkeypatch):
         assert (cache / 'moganet_xt.safetensors').read_bytes() == body
         # control: without a known hash the same damaged file is taken as cached
         (cache / 'moganet_xt.safetensors').write_bytes(body[:-1] + b'!')
+        other = f'{server.url}/weights/other.safetensors'
         monkeypatch.setattr(model_zoo, 'default_root',
-                            lambda: zoo_root(tmp_path / 'zoo_none', url + '?other', 'e' * 64))
+                            lambda: zoo_root(tmp_path / 'zoo_none', other, 'e' * 64))
         load_checkpoint_file(url)
         assert len(server.paths) == 3
+        # a release's Size is checked too: the wrong size is refused and not cached ...
+        os.remove(cache / 'moganet_xt.safetensors')
+        monkeypatch.setattr(
+            model_zoo, 'default_root',
+            lambda: zoo_root(tmp_path / 'zoo_size', url, report['sha256'], size=len(body) + 1))
+        with pytest.raises(ChecksumError, match=f'has {len(body)} bytes, but its release has'):
+            load_checkpoint_file(url)
+        assert os.listdir(cache) == []
+        # ... the right one loads
+        monkeypatch.setattr(
+            model_zoo, 'default_root',
+            lambda: zoo_root(tmp_path / 'zoo_size_ok', url, report['sha256'], size=len(body)))
+        load_checkpoint_file(url)
+        assert os.listdir(cache) == ['moganet_xt.safetensors']
 
 
-def test_metafile_hash_fields_are_validated(tmp_path):
-    good = copy.deepcopy(GOOD)
-    good['Metadata']['Backbone Weights SHA256'] = 'a' * 64
-    assert model_zoo.validate(make_zoo(tmp_path / 'good', [good])) == []
-    bad = copy.deepcopy(GOOD)
-    bad['Metadata']['Backbone Weights SHA256'] = 'A1B2'
-    errors = model_zoo.validate(make_zoo(tmp_path / 'bad', [bad]))
-    assert any('must be 64 lowercase hex digits' in e for e in errors), errors
-    twice = copy.deepcopy(good)
-    twice.update(Name='mask_rcnn_moganet_t', Config='configs/mask_rcnn_moganet_t.py')
-    twice['Metadata']['Backbone Weights SHA256'] = 'b' * 64
-    root = make_zoo(
-        tmp_path / 'twice', [good, twice], configs=('mask_rcnn_moganet_s', 'mask_rcnn_moganet_t'))
-    assert any('two different sha256' in e for e in model_zoo.validate(root))
-    with open(os.path.join(root, 'metafiles', 'moganet.yml')) as f:
-        assert yaml.safe_load(f)['Models'][1]['Name'] == 'mask_rcnn_moganet_t'
+def test_metafile_releases_are_validated(tmp_path):
+    url = 'https://example.org/moganet_small.pth'
+    good = dict(URL=url, Model='MogaNet-S', SHA256='a' * 64, Size=100)
+    assert model_zoo.validate(make_zoo(tmp_path / 'good', [GOOD], releases=[good])) == []
+    breakages = {
+        'bad hash': (dict(good, SHA256='A1B2'), 'must be 64 lowercase hex digits'),
+        'bad size': (dict(good, Size=-1), '`Size` must be a positive number of bytes'),
+        'no model': ({
+            k: v
+            for k, v in good.items() if k != 'Model'
+        }, 'needs `Model`'),
+        'unknown field': (dict(good, Host='x'), 'unknown field `Host`'),
+        'share link without a file': (dict(good, URL='https://cloud.tsinghua.edu.cn/f/0123ab/'),
+                                      'a share link names no file: give `File`'),
+        'a path as file': (dict(good, File='sub/x.pth'), '`File` must be a plain file name'),
+    }
+    for what, (record, message) in breakages.items():
+        errors = model_zoo.validate(make_zoo(tmp_path / what, [GOOD], releases=[record]))
+        assert any(message in e for e in errors), (what, errors)
+    # one record per URL (in any of its forms) and per file name
+    twice = [good, dict(good, URL=url + '?download=true', SHA256='b' * 64)]
+    errors = model_zoo.validate(make_zoo(tmp_path / 'twice', [GOOD], releases=twice))
+    assert any('the same URL as a release of metafiles/moganet.yml' in e for e in errors), errors
+    # an entry on a share link or a hand-fetched file needs its release
+    shared = copy.deepcopy(GOOD)
+    shared['Metadata']['Backbone Weights'] = 'pretrained/moganet_s_1k.pth'
+    shared['Metadata']['Weights Host'] = 'Baidu Netdisk (no direct URL)'
+    errors = model_zoo.validate(make_zoo(tmp_path / 'by_hand', [shared]))
+    assert any('is a file to fetch by hand: list it under `Releases:`' in e for e in errors), errors
+    listed = dict(
+        URL='https://pan.baidu.com/s/1abc',
+        Model='MogaNet-S',
+        File='moganet_s_1k.pth',
+        **{'Extraction Code': 'ab12'})
+    assert model_zoo.validate(make_zoo(tmp_path / 'listed', [shared], releases=[listed])) == []
+    with open(os.path.join(tmp_path, 'listed', 'metafiles', 'moganet.yml')) as f:
+        assert yaml.safe_load(f)['Releases'][0]['Extraction Code'] == 'ab12'

@@ -24,9 +24,10 @@ What is measured:
 * fp16: autocast, and for training a ``torch.amp.GradScaler`` at mmengine's initial scale 2**16;
 * format ``default``: the model as built from an NCHW input, as a config runs it (our backbones
   choose channels-last by device); ``channels_first``/``channels_last`` force it;
-* ``moganet-*-ref`` models are MogaNet with ``reference_ops=True`` (the official op sequence), the
-  default peer of ``moganet-*``; ``peer_memory_format`` compares every row with its peer in one
-  memory format (e.g. ours in channels_last against the reference in channels_first).
+* ``*-ref`` models are our backbones with ``reference_ops=True`` (the official op sequence, no
+  kernels), the default peer of the same model; ``peer_memory_format`` compares every row with its
+  peer in one memory format (e.g. ours in channels_last against the reference in
+  channels_first).
 
 Peak memory: the extra memory over the resting state (model on the device, input batch allocated,
 optimizer built, no gradients: they are set to None after every step), over the timed steps (the
@@ -54,8 +55,8 @@ FLOPs are multiply-accumulates counted by ``mmengine.analysis`` on CPU in fp32; 
 from .measure import (PeakMemory, check_same_output, count_backbone_complexity, image_size, measure,
                       release_freed_memory, run_measurement, size_label, worker_main)
 from .models import (BENCHMARK_MODELS, TRANSFERS, Entry, arch_names, benchmark_models,
-                     build_benchmark_model, default_peer, list_models, mmmoga_backbones,
-                     uses_cpu_kernels, uses_gpu_kernels)
+                     build_benchmark_model, default_peer, list_models, uses_cpu_kernels,
+                     uses_gpu_kernels, weight_transfer)
 from .report import (MODES, cp_summary_line, describe_environment, format_markdown, format_plain,
                      notes_text, print_report, table_rows)
 from .run import (CP_CHOICES, DTYPES, GPU_KERNEL_CHOICES, ISOLATE_CHOICES, MEMORY_FORMATS,
@@ -63,10 +64,10 @@ from .run import (CP_CHOICES, DTYPES, GPU_KERNEL_CHOICES, ISOLATE_CHOICES, MEMOR
 
 __all__ = [
     'BENCHMARK_MODELS', 'CP_CHOICES', 'DTYPES', 'Entry', 'GPU_KERNEL_CHOICES', 'arch_names',
-    'benchmark_models', 'mmmoga_backbones', 'ISOLATE_CHOICES', 'MEMORY_FORMATS', 'MODES',
-    'Measurements', 'PeakMemory', 'TRANSFERS', 'build_benchmark_model', 'check_same_output',
-    'count_backbone_complexity', 'cp_summary_line', 'default_peer', 'describe_environment',
-    'format_markdown', 'format_plain', 'image_size', 'list_models', 'measure', 'notes_text',
-    'print_report', 'release_freed_memory', 'run_benchmark', 'run_measurement', 'size_label',
-    'table_rows', 'uses_cpu_kernels', 'uses_gpu_kernels', 'worker_main'
+    'benchmark_models', 'ISOLATE_CHOICES', 'MEMORY_FORMATS', 'MODES', 'Measurements', 'PeakMemory',
+    'TRANSFERS', 'build_benchmark_model', 'check_same_output', 'count_backbone_complexity',
+    'cp_summary_line', 'default_peer', 'describe_environment', 'format_markdown', 'format_plain',
+    'image_size', 'list_models', 'measure', 'notes_text', 'print_report', 'release_freed_memory',
+    'run_benchmark', 'run_measurement', 'size_label', 'weight_transfer', 'table_rows',
+    'uses_cpu_kernels', 'uses_gpu_kernels', 'worker_main'
 ]

@@ -16,7 +16,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
 
-from .models import BENCHMARK_MODELS, REPO_ROOT, TRANSFERS, build_benchmark_model
+from .models import REPO_ROOT, build_benchmark_model, weight_transfer
 
 RESULT_TAG = 'BENCH_RESULT '
 #: what a fresh interpreter runs for an isolated measurement (``argv[1]``: the spec as JSON,
@@ -362,8 +362,8 @@ def count_backbone_complexity(name: str, sizes: Sequence[int]) -> dict:
 def check_same_output(ours: str, peer: str, size: int) -> dict:
     """Give ``ours`` the weights of ``peer`` and compare their outputs (fp32, CPU, eval, batch
     1)."""
-    layout = BENCHMARK_MODELS[ours].weights
-    if layout is None or layout != BENCHMARK_MODELS[peer].weights or layout not in TRANSFERS:
+    transfer = weight_transfer(ours, peer)
+    if transfer is None:
         return dict(
             checked=False,
             note='outputs not compared (no weight mapping between the two; '
@@ -373,7 +373,7 @@ def check_same_output(ours: str, peer: str, size: int) -> dict:
         torch.manual_seed(0)
         peer_model = build_benchmark_model(peer)
         our_model = build_benchmark_model(ours)
-        TRANSFERS[layout](peer_model, our_model)
+        transfer(peer_model, our_model)
         x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(0))
         expected, actual = _outputs(peer_model(x)), _outputs(our_model(x))
     except Exception as error:  # noqa: BLE001

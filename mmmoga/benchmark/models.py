@@ -3,7 +3,6 @@
 ``BENCHMARK_MODELS[name].build(with_cp)`` builds a model; entries that share a weight layout get
 the same weights through :data:`TRANSFERS` for the identical-output check.
 """
-import inspect
 import os.path as osp
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Type
@@ -81,23 +80,13 @@ def arch_names(backbone: Type[nn.Module]) -> List[Tuple[str, str]]:
     return [(min(group, key=len), max(group, key=len)) for group in names.values()]
 
 
-def mmmoga_backbones() -> List[Type[nn.Module]]:
-    """The backbone families registered in mmmoga's model registry."""
-    from mmmoga.models.backbones.base_backbone import BaseBackbone
-    from mmmoga.registry import MODELS
-    return [
-        module for module in MODELS.module_dict.values()
-        if isinstance(module, type) and issubclass(module, BaseBackbone)
-    ]
-
-
 def _family_entries(backbone) -> List[Entry]:
     """Every arch and variant of one of our families, dense (4 outputs), in its classification
-    form where it has one, and op by op as the official code runs it where it has
-    ``reference_ops``."""
+    form where it has one, and with ``reference_ops=True`` (the official op sequence) where it
+    has kernels to leave."""
     entries = []
     family = backbone.__name__.lower()
-    reference = 'reference_ops' in inspect.signature(backbone.__init__).parameters
+    reference = backbone.uses_cpu_kernels or backbone.uses_gpu_kernels
     for short, arch in arch_names(backbone):
         for variant, variant_kwargs in backbone.variants.items():
             name = f'{family}-{short}' + (f'-{variant}' if variant else '')
@@ -188,8 +177,9 @@ def _peer_entries() -> List[Entry]:
 
 def benchmark_models() -> Dict[str, Entry]:
     """The benchmark's table: every registered mmmoga backbone family (from its ``arch_zoo``,
-    ``variants``, ``classification_form`` and ``reference_ops``), then the peers."""
-    entries = [e for backbone in mmmoga_backbones() for e in _family_entries(backbone)]
+    ``variants``, ``classification_form`` and kernels), then the peers."""
+    from mmmoga.models.factory import backbone_families
+    entries = [e for backbone in backbone_families() for e in _family_entries(backbone)]
     return {entry.name: entry for entry in entries + _peer_entries()}
 
 
@@ -234,14 +224,25 @@ def _same_keys(peer: nn.Module, ours: nn.Module) -> None:
     ours.load_state_dict(peer.state_dict(), strict=True)
 
 
-#: weight layout -> copy the peer's weights into ours (for the identical-output check)
+#: weight layout -> copy another library's weights into ours (for the identical-output check);
+#: two of our own models of one layout (a model and its ``-ref``) share keys
 TRANSFERS = {
-    'moganet-dense': _same_keys,
     'hornet-dense': _hornet_transfer('dense'),
     'hornet-dense-gf': _hornet_transfer('dense'),
     'hornet-cls': _hornet_transfer('cls'),
     'hornet-cls-gf': _hornet_transfer('cls'),
 }
+
+
+def weight_transfer(ours: str, peer: str) -> Optional[Callable[[nn.Module, nn.Module], None]]:
+    """How ``peer``'s weights are copied into ``ours`` (same weight layout): by key for two of our
+    own models, else :data:`TRANSFERS`; None where they cannot be."""
+    layout = BENCHMARK_MODELS[ours].weights
+    if layout is None or layout != BENCHMARK_MODELS[peer].weights:
+        return None
+    if BENCHMARK_MODELS[ours].source == BENCHMARK_MODELS[peer].source == 'mmmoga':
+        return _same_keys
+    return TRANSFERS.get(layout)
 
 
 def build_benchmark_model(name: str,

@@ -92,8 +92,8 @@ def check_backbone_option(cfg: Config, option: str, path: str = 'the config') ->
         raise ValueError(f'{path}: backbone type {name!r} is not registered in {scope} '
                          "(is custom_imports = dict(imports=['mmmoga']) in the config?)")
     if option not in inspect.signature(backbone).parameters:
-        hint = (' (--compare-reference needs a backbone with a reference implementation, such as '
-                'MogaNet: drop --compare-reference for this config)'
+        hint = (' (--compare-reference needs a backbone with a reference implementation, as '
+                'mmmoga\'s backbones have: drop --compare-reference for this config)'
                 if option == 'reference_ops' else '')
         raise ValueError(f'{path}: the backbone {backbone.__name__} has no {option!r} '
                          f'argument{hint}')

@@ -16,41 +16,43 @@ import contextlib
 import difflib
 import fnmatch
 import logging
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Type, Union
 
 from mmengine.logging import MMLogger
 
-from mmmoga.utils.checkpoint import BAIDU_ONLY_FILES, CheckpointError
+from mmmoga.utils.checkpoint import CheckpointError
+from mmmoga.utils.checkpoint.download import release
 from . import backbones
 from .backbones.base_backbone import BaseBackbone
 
-__all__ = ['BACKBONES', 'create_backbone', 'list_backbones', 'backbone_weights']
+__all__ = [
+    'BACKBONES', 'backbone_families', 'create_backbone', 'list_backbones', 'backbone_weights'
+]
 
 
-def _variants(family: str, class_name: str, archs: str, **arguments) -> Dict[str, Tuple[str, dict]]:
-    """``{family}_{short}`` -> (class name, arguments) for each ``short:arch`` of ``archs``."""
-    pairs = (pair.split(':') for pair in archs.split())
+def backbone_families() -> List[Type[BaseBackbone]]:
+    """The backbone families registered in mmmoga's model registry (a family registered later,
+    e.g. in a test, is listed from then on)."""
+    from mmmoga.registry import MODELS
+    return [
+        cls for cls in MODELS.module_dict.values()
+        if isinstance(cls, type) and issubclass(cls, BaseBackbone)
+    ]
+
+
+def _named_models() -> Dict[str, Tuple[str, dict]]:
+    """name -> (class name, arguments), from the ``named_models`` of every family."""
     return {
-        f'{family}_{short}': (class_name, dict(arch=arch, **arguments))
-        for short, arch in pairs
+        name: (cls.__name__, dict(arguments))
+        for cls in backbone_families()
+        for name, arguments in cls.named_models.items()
     }
 
 
 #: name -> (backbone class name, its arguments); the names are the metafiles' ImageNet entries
-BACKBONES: Dict[str, Tuple[str, dict]] = {
-    **_variants('moganet', 'MogaNet', 'xt:xtiny xt_256:xtiny t:tiny s:small b:base l:large '
-                'xl:xlarge'),
-    **_variants(
-        'hornet', 'HorNet', 't_7x7:tiny s_7x7:small b_7x7:base l_7x7_384:large', mixer='dw'),
-    **_variants('hornet', 'HorNet', 't_gf:tiny s_gf:small b_gf:base', mixer='gf'),
-    # the 384 models' stored filters, as the official hornet_large_gf_img384 (and its config)
-    **_variants('hornet', 'HorNet', 'l_gf_384:large', mixer='gf', gf_sizes=((24, 13), (12, 7))),
-    **_variants('conv2former', 'Conv2Former', 'n:nano t:tiny s:small b:base l:large'),
-    **_variants('inceptionnext', 'InceptionNeXt', 'a:atto t:tiny s:small b:base b_384:base'),
-}
+BACKBONES: Dict[str, Tuple[str, dict]] = _named_models()
 #: arguments the name decides
 NAME_ARGUMENTS = ('arch', 'mixer', 'gf_sizes', 'init_cfg')
-_BAIDU_LINKS = {link: (file, code) for file, (_, link, code) in BAIDU_ONLY_FILES.items()}
 
 
 def list_backbones(filter: str = '', pretrained: bool = False) -> List[str]:
@@ -70,7 +72,9 @@ def backbone_weights(name: str) -> Tuple[Optional[str], Optional[str]]:
 
 
 def _downloadable(url: Optional[str]) -> bool:
-    return bool(url) and url.startswith(('http://', 'https://')) and url not in _BAIDU_LINKS
+    """A URL that downloads directly: not a share page with an extraction code."""
+    return (bool(url) and url.startswith(('http://', 'https://'))
+            and 'Extraction Code' not in release(url))
 
 
 def _check_name(name: str) -> None:
@@ -91,13 +95,14 @@ def _pretrained_source(name: str, pretrained: Union[bool, str]) -> Tuple[str, Op
                             f'or URL, got {pretrained!r}')
         return pretrained, None
     url, sha256 = backbone_weights(name)
-    if url in _BAIDU_LINKS:
-        file, code = _BAIDU_LINKS[url]
+    record = release(url) if url else {}
+    if 'Extraction Code' in record:
+        file = record.get('File', 'the file')
         raise CheckpointError(
-            f'The {name} weights are published only on Baidu Netdisk ({url}, extraction code '
-            f'{code}), which has no direct download. Download {file} by hand and pass its path: '
-            f"create_backbone('{name}', pretrained='/path/to/{file}'), or convert it first "
-            f'with tools/model_converters/to_safetensors.py.')
+            f'The {name} weights are published only on a share page ({url}, extraction code '
+            f'{record["Extraction Code"]}), which has no direct download. Download {file} by '
+            f"hand and pass its path: create_backbone('{name}', pretrained='/path/to/{file}'), "
+            f'or convert it first with tools/model_converters/to_safetensors.py.')
     if not url:
         raise CheckpointError(f'{name} has no released weights (its metafile entry '
                               f'imagenet_{name} names none); pass pretrained=<path or URL>.')

@@ -61,9 +61,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         default=[],
         metavar='OURS=PEER',
         help='compare OURS with PEER (added to the run if missing), e.g. '
-        'inceptionnext-t=convnext-t hornet-t=mmpretrain-hornet-t; without it, hornet-* is '
-        'compared with mmpretrain-hornet-* and inceptionnext-* with timm-inceptionnext-* or '
-        'convnext-* when those are in the run')
+        'inceptionnext-t=convnext-t hornet-t=mmpretrain-hornet-t; without it, a model is '
+        'compared with its -ref model (reference_ops=True, the official op sequence), else '
+        'hornet-* with mmpretrain-hornet-* and inceptionnext-* with timm-inceptionnext-* or '
+        'convnext-*, when those are in the run')
     parser.add_argument('--batch', type=int, default=2, help='batch size (default 2)')
     parser.add_argument(
         '--size',

@@ -16,8 +16,8 @@ converter) renames some of them; this script undoes that:
 * classifier layout (``--layout cls``): the final norm on the pooled feature ``norm3.*`` ->
   ``norm.*`` and the ``LinearClsHead`` ``head.fc.*`` -> ``head.*``. Dense layout
   (``--layout dense``): ``norm{i}.*`` stay the dense model's output norms. ``auto`` (default)
-  picks ``cls`` when the only output norm is ``norm3`` (what ``gap_before_final_norm=True``
-  builds), ``dense`` otherwise;
+  picks ``cls`` when the only output norm is ``norm3`` (what mmpretrain's
+  ``gap_before_final_norm=True`` builds), ``dense`` otherwise;
 * ``data_preprocessor.*`` and, in a detector/segmentor checkpoint, every key outside ``backbone.``
   (neck, heads) are dropped and counted; ``--drop-head`` also drops the classifier.
 

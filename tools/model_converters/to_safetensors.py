@@ -8,7 +8,7 @@ URL, wrapped in ``state_dict`` / ``model`` / ``state_dict_ema`` or not, with ``m
 ones) and loads anywhere a checkpoint does, without unpickling:
 ``mmmoga.create_backbone(NAME, pretrained='x.safetensors')`` or
 ``init_cfg=dict(type='Pretrained', checkpoint='x.safetensors')``. Its sha256 is printed (put it
-into a metafile's ``Weights SHA256`` / ``Backbone Weights SHA256`` when you host the file). The
+into the ``SHA256`` of its record under a metafile's ``Releases`` when you host the file). The
 conversion is :func:`mmmoga.converters.release_to_safetensors`; this is its command line.
 
 Example:

@@ -1,3 +1,4 @@
+import contextlib
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
@@ -8,7 +9,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmmoga.utils.checkpoint import (extract_state_dict, load_checkpoint_file,
                                      load_state_dict_verbose)
-from ..layers import checkpoint_block
+from ..layers import checkpoint_block, kernels_off
+from ..layers.switch import tracing
 
 
 def convnext_layer_id(stage: int,
@@ -63,6 +65,12 @@ class BaseBackbone(BaseModule):
       custom ops downstream read raw NCHW memory (mmcv's RoIAlign on CPU returns wrong features
       for channels-last maps, silently). The function and the parameters are the same. ``None``
       (the default) chooses per device type what measured fastest: :attr:`channels_last_devices`;
+    * ``reference_ops=True``: the official op sequence, as the reference of the speed benchmark and
+      of the tests: the forward (and the recomputation of ``with_cp`` blocks) runs with
+      :mod:`~mmmoga.models.layers.cpu_ops` and :mod:`~mmmoga.models.layers.gpu_ops` switched off
+      (:func:`~mmmoga.models.layers.kernels_off`, process-wide while it runs); a family with a
+      fast path of its own (MogaNet's folded scales) leaves it too. The same function and
+      parameters within fp32 rounding;
     * ``init_cfg=dict(type='Pretrained', checkpoint=...)`` loads an official release as it is:
       wrappers (``state_dict``/``model``/``state_dict_ema``) and ``module.``/``backbone.`` prefixes
       are unwrapped, classifier keys dropped, and missing/unexpected keys reported by name. Files
@@ -93,17 +101,32 @@ class BaseBackbone(BaseModule):
     #: the arguments that build the classification form (the official classifier's trunk, which
     #: :class:`~mmmoga.models.classifiers.OfficialImageClassifier` completes); None: no such form
     classification_form: Optional[dict] = None
+    #: the names :func:`mmmoga.create_backbone` builds (the family's ImageNet entries of its
+    #: metafile, without ``imagenet_``, where the released weights are named) -> the arguments
+    #: of each
+    named_models: Dict[str, dict] = {}
     #: whether the family's layers run :mod:`mmmoga.models.layers.cpu_ops` /
     #: :mod:`~mmmoga.models.layers.gpu_ops` (the benchmark's kernel settings apply to them)
     uses_cpu_kernels: bool = False
     uses_gpu_kernels: bool = False
+    #: arguments of another name in other libraries -> what to write here (a clear error instead
+    #: of "unexpected keyword argument")
+    renamed_arguments: Dict[str, str] = {}
+
+    def __new__(cls, *args, **kwargs):
+        renamed = sorted(set(kwargs) & set(cls.renamed_arguments))
+        if renamed:
+            raise TypeError(f'{cls.__name__} has no argument {renamed[0]!r}: write '
+                            f'{cls.renamed_arguments[renamed[0]]}')
+        return super().__new__(cls)
 
     def __init__(self,
                  out_indices: Union[int, Sequence[int]] = (0, 1, 2, 3),
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  init_cfg: Union[dict, List[dict], None] = None,
-                 channels_last: Optional[bool] = None):
+                 channels_last: Optional[bool] = None,
+                 reference_ops: bool = False):
         super().__init__(init_cfg=init_cfg)
         self.out_indices = self.parse_out_indices(out_indices)
         if not -1 <= frozen_stages < self.num_stages:
@@ -115,8 +138,11 @@ class BaseBackbone(BaseModule):
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
         self.channels_last = channels_last
+        self.reference_ops = bool(reference_ops)
+        self._plain_ops: List[contextlib.ExitStack] = []
         self.register_forward_pre_hook(self._prepare_input)
         self.register_forward_hook(self._standard_layout)
+        self.register_forward_hook(self._end_plain_ops, always_call=True)
 
     def computes_channels_last(self, device_type: str) -> bool:
         """Whether the forward converts an input on ``device_type`` to channels-last."""
@@ -125,14 +151,23 @@ class BaseBackbone(BaseModule):
         return self.channels_last
 
     def _prepare_input(self, module: nn.Module, args: tuple) -> Optional[tuple]:
-        """Check the input (eager mode only), and convert it to channels-last where
-        :meth:`computes_channels_last` says so."""
+        """Check the input (eager mode only), switch the kernels off for ``reference_ops``, and
+        convert the input to channels-last where :meth:`computes_channels_last` says so."""
         self._check_input(args)
+        if self.reference_ops and not tracing():
+            stack = contextlib.ExitStack()
+            stack.enter_context(kernels_off())
+            self._plain_ops.append(stack)
         x = args[0] if args else None
         if (isinstance(x, torch.Tensor) and x.dim() == 4
                 and self.computes_channels_last(x.device.type)):
             return (x.contiguous(memory_format=torch.channels_last), *args[1:])
         return None
+
+    def _end_plain_ops(self, module: nn.Module, args: tuple, outputs) -> None:
+        """Restore the kernel switches after a ``reference_ops`` forward (also when it raised)."""
+        if self._plain_ops:
+            self._plain_ops.pop().close()
 
     def _standard_layout(self, module: nn.Module, args: tuple, outputs):
         """Hand channels-last outputs back contiguous in the standard NCHW layout."""
@@ -250,7 +285,7 @@ class BaseBackbone(BaseModule):
         """Run a stage's blocks, checkpointing each block's activations when ``with_cp``."""
         for block in blocks:
             if self.with_cp and torch.is_grad_enabled():
-                x = checkpoint_block(block, x)
+                x = checkpoint_block(block, x, kernels_off if self.reference_ops else None)
             else:
                 x = block(x)
         return x

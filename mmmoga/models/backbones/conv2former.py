@@ -163,6 +163,9 @@ class Conv2Former(BaseBackbone):
         channels_last: compute in the channels-last memory layout (see
             :class:`~mmmoga.models.backbones.base_backbone.BaseBackbone`); None chooses the
             fastest measured layout of the input's device.
+        reference_ops: compute with the plain PyTorch ops, as the official code does (no CPU or
+            GPU kernels; see :class:`~mmmoga.models.backbones.base_backbone.BaseBackbone`). For
+            speed comparisons and tests. Defaults to False.
         init_cfg: defaults to the official init (trunc-normal std .02 for Conv2d/Linear, zero
             bias); ``dict(type='Pretrained', checkpoint=<path or url>)`` loads an official release
             (``state_dict``/``state_dict_ema`` wrappers and ``backbone.`` prefixes are handled).
@@ -194,6 +197,7 @@ class Conv2Former(BaseBackbone):
             kernel_size=11)),
     }  # yapf: disable
     arch_keys = frozenset({'embed_dims', 'depths', 'mlp_ratios', 'kernel_size'})
+    named_models = {f'conv2former_{size}': dict(arch=size) for size in ('n', 't', 's', 'b', 'l')}
     classification_form = dict(with_cls_head=True, out_indices=(3, ))
     uses_cpu_kernels = True
     uses_gpu_kernels = True
@@ -215,8 +219,10 @@ class Conv2Former(BaseBackbone):
                  out_norm_cfg: Optional[dict] = None,
                  norm_cfg: Optional[dict] = None,
                  channels_last: Optional[bool] = None,
+                 reference_ops: bool = False,
                  init_cfg: Union[dict, List[dict], None] = _OFFICIAL_INIT):
-        super().__init__(out_indices, frozen_stages, norm_eval, init_cfg, channels_last)
+        super().__init__(out_indices, frozen_stages, norm_eval, init_cfg, channels_last,
+                         reference_ops)
         self.arch_settings = self.parse_arch(arch)
         self.embed_dims = list(self.arch_settings['embed_dims'])
         depths = self.arch_settings['depths']

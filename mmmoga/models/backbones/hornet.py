@@ -18,7 +18,9 @@ from mmengine.logging import MMLogger
 from torch import nn
 
 from mmmoga.registry import register_model
-from ..layers import DropPath, GnConv, LayerNorm2d, layer_scaled, resize_complex_weight
+from mmmoga.utils.checkpoint.state_dict import official_state_dict
+from ..layers import (DropPath, GnConv, LayerNorm2d, build_out_norm, layer_scaled,
+                      resize_complex_weight)
 from ..layers.folding import FoldCounts, scale_output
 from .base_backbone import BaseBackbone
 
@@ -83,6 +85,10 @@ class HorNetBlock(nn.Module):
         return self
 
 
+#: the per-output norm of the official dense HorNet (detection, segmentation)
+OFFICIAL_OUT_NORM = dict(type='LN2d', eps=1e-6)
+
+
 @register_model()
 class HorNet(BaseBackbone):
     """`HorNet <https://arxiv.org/abs/2207.14284>`_ backbone for detection, segmentation, pose and
@@ -91,17 +97,20 @@ class HorNet(BaseBackbone):
     Two output modes:
 
     * **dense** (default): a tuple of NCHW features, one per ``out_indices`` (strides 4, 8, 16, 32),
-      each through its own channels-first LayerNorm ``norm{i}`` (the official detection and
-      segmentation model; ``out_norms=False`` returns the raw stage outputs). The norms only touch
-      the returned features, the trunk continues on the un-normalised tensor. No ImageNet
-      checkpoint holds ``norm{i}``: they start at weight 1, bias 0 (reported at INFO level).
-    * **classification** (``gap_before_final_norm=True``): the official ImageNet trunk; returns
-      ``(norm(mean_HW(stage 4)), )``, a ``(N, C4)`` tensor, where ``norm`` is the official final
-      ``nn.LayerNorm`` (keys ``norm.*``). Use it in an mmpretrain ``ImageClassifier`` with
-      ``neck=None`` and ``head=dict(type='LinearClsHead', in_channels=C4, ...)``: the official
+      each through its own channels-first LayerNorm ``norm{i}`` (``out_norm_cfg``, the official
+      detection and segmentation model; ``out_norm_cfg=None`` returns the raw stage outputs). The
+      norms only touch the returned features, the trunk continues on the un-normalised tensor. No
+      ImageNet checkpoint holds ``norm{i}``: they start at weight 1, bias 0 (reported at INFO
+      level).
+    * **classification** (``with_cls_head=True``, the convention of every mmmoga family): the
+      official ImageNet trunk up to the pre-logits; the stage-3 output is
+      ``norm(mean_HW(stage 4))``, a ``(N, C4)`` tensor, where ``norm`` is the official final
+      ``nn.LayerNorm`` (keys ``norm.*``; mmpretrain's HorNet calls this mode
+      ``gap_before_final_norm``). Use it in an mmpretrain ``ImageClassifier`` with ``neck=None``
+      and ``head=dict(type='LinearClsHead', in_channels=C4, ...)``: the official
       ``head.{weight,bias}`` is mmpretrain's ``head.fc.{weight,bias}``. When a backbone loads an
-      official checkpoint through ``init_cfg``, ``head.*`` is dropped (and, in dense mode, also the
-      classification-only ``norm.*``).
+      official checkpoint through ``init_cfg``, ``head.*`` is dropped (and, without the head,
+      also the classification-only ``norm.*``).
 
     Registered as ``HorNet``; in mmpretrain's scope write ``type='mmmoga.HorNet'``, because
     mmpretrain's own ``HorNet`` (other key names) owns the bare name there.
@@ -119,8 +128,8 @@ class HorNet(BaseBackbone):
             and the filter is interpolated to the actual feature size at every forward.
             Defaults to ((14, 8), (7, 4)).
         in_channels: input channels. Defaults to 3.
-        out_indices: stages whose outputs are returned. Defaults to (0, 1, 2, 3) in dense mode and
-            (3, ) (the only value allowed) in classification mode.
+        out_indices: stages whose outputs are returned (with ``with_cls_head``, 3 is among
+            them). Defaults to (0, 1, 2, 3).
         frozen_stages: freeze the stem and stages ``0..frozen_stages`` (their downsamplers, blocks
             and output norms); -1 freezes nothing. Defaults to -1.
         norm_eval: put BatchNorm layers in eval mode during training; HorNet has none, so this only
@@ -130,12 +139,16 @@ class HorNet(BaseBackbone):
         drop_path_rate: stochastic depth, rising linearly over all blocks. Defaults to 0.
         layer_scale_init_value: initial ``gamma1``/``gamma2``; <= 0 removes them.
             Defaults to 1e-6.
-        out_norms: add the dense model's output norms ``norm{i}`` for ``i in out_indices``.
-            Defaults to True in dense mode (must be False in classification mode).
-        gap_before_final_norm: classification mode (see above). Defaults to False.
+        out_norm_cfg: the norm ``norm{i}`` of each returned feature map; None returns the raw
+            stage outputs. Defaults to the official dense model's ``dict(type='LN2d',
+            eps=1e-6)``.
+        with_cls_head: classification mode (see above). Defaults to False.
         channels_last: compute in the channels-last memory layout (see
             :class:`~mmmoga.models.backbones.base_backbone.BaseBackbone`); None chooses the
             fastest measured layout of the input's device.
+        reference_ops: compute with the plain PyTorch ops, as the official code does (no CPU or
+            GPU kernels; see :class:`~mmmoga.models.backbones.base_backbone.BaseBackbone`). For
+            speed comparisons and tests. Defaults to False.
         init_cfg: ``dict(type='Pretrained', checkpoint=<url or path>)`` loads an official release.
             Without it, weights get the official init (truncated normal, std 0.02, zero bias).
 
@@ -157,7 +170,28 @@ class HorNet(BaseBackbone):
     }  # yapf: disable
     arch_keys = frozenset({'embed_dims', 'depths', 'orders'})
     variants = {'': {}, 'gf': dict(mixer='gf')}
-    classification_form = dict(gap_before_final_norm=True)
+    named_models = {
+        **{
+            f'hornet_{size}_7x7': dict(arch=size)
+            for size in ('t', 's', 'b')
+        },
+        **{
+            f'hornet_{size}_gf': dict(arch=size, mixer='gf')
+            for size in ('t', 's', 'b')
+        },
+        'hornet_l_7x7_384': dict(arch='l'),
+        # the stored filters of the 384 model, as the official hornet_large_gf_img384
+        'hornet_l_gf_384': dict(arch='l', mixer='gf', gf_sizes=((24, 13), (12, 7))),
+    }
+    classification_form = dict(with_cls_head=True, out_indices=(3, ))
+    renamed_arguments = {
+        'gap_before_final_norm':
+        "with_cls_head=True, out_indices=(3, ) (the classification form; "
+        "gap_before_final_norm is mmpretrain's name for it)",
+        'out_norms':
+        'out_norm_cfg=None for raw stage outputs (the default is the official '
+        "dict(type='LN2d', eps=1e-6))",
+    }
     uses_gpu_kernels = True
     # CPU, 224, batch 2, median of 3 rounds: channels-last 0.96x/0.99x inference and 1.05x/0.96x
     # training (7x7/GF), no gain; the GPU figures of issue 20 were taken channels-last
@@ -170,25 +204,22 @@ class HorNet(BaseBackbone):
                  mixer: str = 'dw',
                  gf_sizes: Sequence[Tuple[int, int]] = ((14, 8), (7, 4)),
                  in_channels: int = 3,
-                 out_indices: Union[int, Sequence[int], None] = None,
+                 out_indices: Union[int, Sequence[int]] = (0, 1, 2, 3),
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  with_cp: bool = False,
                  drop_path_rate: float = 0.,
                  layer_scale_init_value: float = 1e-6,
-                 out_norms: Optional[bool] = None,
-                 gap_before_final_norm: bool = False,
+                 out_norm_cfg: Optional[dict] = OFFICIAL_OUT_NORM,
+                 with_cls_head: bool = False,
                  channels_last: Optional[bool] = None,
+                 reference_ops: bool = False,
                  init_cfg: Union[dict, List[dict], None] = None):
-        if out_indices is None:
-            out_indices = (3, ) if gap_before_final_norm else (0, 1, 2, 3)
-        super().__init__(out_indices, frozen_stages, norm_eval, init_cfg, channels_last)
-        if out_norms is None:
-            out_norms = not gap_before_final_norm
-        if gap_before_final_norm and (self.out_indices != (3, ) or out_norms):
-            raise ValueError('gap_before_final_norm=True (classification) returns the pooled last '
-                             'stage only: it needs out_indices=(3, ) and out_norms=False, got '
-                             f'out_indices={self.out_indices}, out_norms={out_norms}')
+        super().__init__(out_indices, frozen_stages, norm_eval, init_cfg, channels_last,
+                         reference_ops)
+        if with_cls_head and self.num_stages - 1 not in self.out_indices:
+            raise ValueError(f'with_cls_head=True returns the pooled, normed last stage as the '
+                             f'stage-3 output: out_indices must include 3, got {self.out_indices}')
         if mixer not in self.mixers:
             raise ValueError(f'Unknown HorNet mixer {mixer!r}; valid choices: {list(self.mixers)} '
                              f'(depth-wise 7x7, or global-local filter in stages 3-4)')
@@ -202,8 +233,7 @@ class HorNet(BaseBackbone):
         self.mixer = mixer
         self.gf_sizes = gf_sizes
         self.with_cp = with_cp
-        self.out_norms = out_norms
-        self.gap_before_final_norm = gap_before_final_norm
+        self.with_cls_head = with_cls_head
 
         dims = self.embed_dims
         self.downsample_layers = nn.ModuleList(
@@ -227,11 +257,11 @@ class HorNet(BaseBackbone):
                 ]))
             cursor += depths[i]
 
-        if gap_before_final_norm:
+        for i in self.out_indices:
+            if out_norm_cfg is not None and not (with_cls_head and i == self.num_stages - 1):
+                self.add_module(f'norm{i}', build_out_norm(out_norm_cfg, dims[i]))
+        if with_cls_head:
             self.norm = nn.LayerNorm(dims[-1], eps=1e-6)
-        elif out_norms:
-            for i in self.out_indices:
-                self.add_module(f'norm{i}', LayerNorm2d(dims[i]))
 
         self.apply(self._init_weights)
         self._freeze_stages()
@@ -247,17 +277,18 @@ class HorNet(BaseBackbone):
         modules = [self.downsample_layers[index], self.stages[index]]
         if hasattr(self, f'norm{index}'):
             modules.append(getattr(self, f'norm{index}'))
-        if self.gap_before_final_norm and index == self.num_stages - 1:
+        if self.with_cls_head and index == self.num_stages - 1:
             modules.append(self.norm)
         return modules
 
     def filter_checkpoint(self, state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-        """Drop the classifier (and, in dense mode, the classification-only final ``norm``), and
+        """Drop the classifier (and, without ``with_cls_head``, the classification-only final
+        ``norm``), and
         resize every global filter whose ``(h, w)`` differs from this model's (bilinear,
         ``align_corners=True``, as the official loaders do)."""
         logger = MMLogger.get_current_instance()
         state_dict = super().filter_checkpoint(state_dict)
-        if not self.gap_before_final_norm:
+        if not self.with_cls_head:
             dropped = [k for k in state_dict if k.startswith('norm.')]
             if dropped:
                 logger.info(f'Dropped the classification-only final norm: {dropped}')
@@ -274,9 +305,6 @@ class HorNet(BaseBackbone):
                 value = resize_complex_weight(value.float(), target.shape[1:3]).to(value.dtype)
             filtered[key] = value
         return filtered
-
-    def output_is_pooled(self, index: int) -> bool:
-        return self.gap_before_final_norm
 
     def get_layer_id(self, param_name: str, num_layers: int, decay_type: str = 'layer_wise') -> int:
         """Official HorNet ids (``LearningRateDecayOptimizerConstructorHorNet``).
@@ -305,12 +333,13 @@ class HorNet(BaseBackbone):
         for i in range(self.num_stages):
             x = self.downsample_layers[i](x)
             x = self.run_blocks(self.stages[i], x)
-            if self.gap_before_final_norm:
-                if i == self.num_stages - 1:
+            if i in self.out_indices:
+                if self.with_cls_head and i == self.num_stages - 1:
                     outs.append(self.norm(x.mean((-2, -1))))
-            elif i in self.out_indices:
-                norm = getattr(self, f'norm{i}', None)
-                outs.append(norm(x).contiguous() if norm is not None else x)
+                elif hasattr(self, f'norm{i}'):
+                    outs.append(getattr(self, f'norm{i}')(x).contiguous())
+                else:
+                    outs.append(x)
             if i == self.out_indices[-1]:
                 break
         return tuple(outs)
@@ -346,8 +375,8 @@ def convert_hornet_mmpretrain(
         state_dict: an unwrapped state dict (see :func:`unwrap_state_dict`).
         layout: ``'cls'`` (``norm3`` is the final classification norm -> ``norm``, ``head.fc`` ->
             ``head``), ``'dense'`` (``norm{i}`` are the dense model's output norms) or ``'auto'``
-            (``cls`` when ``norm3`` is the only output norm, as ``gap_before_final_norm=True``
-            builds).
+            (``cls`` when ``norm3`` is the only output norm, as mmpretrain's
+            ``gap_before_final_norm=True`` builds).
         drop_head: drop the classifier (backbone-only output).
 
     Returns:
@@ -369,7 +398,7 @@ def convert_hornet_mmpretrain(
         }
         layout = 'cls' if out_norms == {'3'} else 'dense'
 
-    converted, dropped, unknown = OrderedDict(), [], []
+    pairs, dropped = [], []
     for key, value in state_dict.items():
         if key.startswith('head.fc.') and layout == 'cls':
             new_key = 'head.' + key[len('head.fc.'):]
@@ -384,14 +413,6 @@ def convert_hornet_mmpretrain(
             continue
         if (drop_head and new_key.startswith('head.')) or new_key.startswith('data_preprocessor.'):
             dropped.append(key)
-            continue
-        if not HORNET_OFFICIAL_KEY.match(new_key):
-            unknown.append(key)
-            continue
-        if new_key in converted:
-            raise ValueError(
-                f'Two keys map to the official key {new_key!r} (the second is {key!r})')
-        converted[new_key] = value
-    if unknown:
-        raise ValueError(f'{len(unknown)} keys have no official HorNet counterpart: {unknown}')
-    return converted, dropped
+        else:
+            pairs.append((key, new_key, value))
+    return official_state_dict(pairs, HORNET_OFFICIAL_KEY, 'HorNet'), dropped

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from mmmoga.registry import register_model
+from mmmoga.utils.checkpoint.state_dict import official_state_dict
 from ..layers import DropPath, build_norm_layer, build_out_norm, conv2d_act, layer_scaled
 from ..layers.folding import FoldCounts, bn_affine, foldable_bn, scale_input, scale_output
 from .base_backbone import BaseBackbone, convnext_layer_id
@@ -199,6 +200,9 @@ class InceptionNeXt(BaseBackbone):
         channels_last: compute in the channels-last memory layout (see
             :class:`~mmmoga.models.backbones.base_backbone.BaseBackbone`); None chooses the
             fastest measured layout of the input's device.
+        reference_ops: compute with the plain PyTorch ops, as the official code does (no CPU or
+            GPU kernels; see :class:`~mmmoga.models.backbones.base_backbone.BaseBackbone`). For
+            speed comparisons and tests. Defaults to False.
         init_cfg: defaults to the official init (trunc-normal std .02 for Conv2d/Linear, zero
             bias); ``dict(type='Pretrained', checkpoint=<path or url>)`` loads an official release.
 
@@ -224,6 +228,13 @@ class InceptionNeXt(BaseBackbone):
     }  # yapf: disable
     arch_keys = frozenset(
         {'embed_dims', 'depths', 'mlp_ratios', 'band_kernel_size', 'branch_ratio'})
+    named_models = {
+        **{
+            f'inceptionnext_{size}': dict(arch=size)
+            for size in ('a', 't', 's', 'b')
+        },
+        'inceptionnext_b_384': dict(arch='b'),
+    }
     classification_form = dict(with_cls_head=True, out_indices=(3, ))
     uses_cpu_kernels = True
     classifier_prefixes = ('head.', )
@@ -244,8 +255,10 @@ class InceptionNeXt(BaseBackbone):
                  head_mlp_ratio: float = 3,
                  drop_rate: float = 0.,
                  channels_last: Optional[bool] = None,
+                 reference_ops: bool = False,
                  init_cfg: Union[dict, List[dict], None] = _OFFICIAL_INIT):
-        super().__init__(out_indices, frozen_stages, norm_eval, init_cfg, channels_last)
+        super().__init__(out_indices, frozen_stages, norm_eval, init_cfg, channels_last,
+                         reference_ops)
         self.arch_settings = self.parse_arch(arch)
         self.embed_dims = list(self.arch_settings['embed_dims'])
         depths = self.arch_settings['depths']
@@ -376,8 +389,7 @@ def convert_inceptionnext_timm(state_dict: Dict[str, torch.Tensor],
         ValueError: a key has no official counterpart (listed by name), or two keys map to the
             same official key.
     """
-    converted = OrderedDict()
-    unknown = []
+    pairs = []
     for key, value in state_dict.items():
         new_key = re.sub(r'^module\.', '', key)
         if new_key.startswith('data_preprocessor.'):
@@ -386,16 +398,6 @@ def convert_inceptionnext_timm(state_dict: Dict[str, torch.Tensor],
         new_key = re.sub(r'^backbone\.', '', new_key)
         new_key = re.sub(r'^timm_model\.', '', new_key)
         new_key = re.sub(r'^(stem|stages)_(\d+)\.', r'\1.\2.', new_key)
-        if drop_head and new_key.startswith('head.'):
-            continue
-        if not INCEPTIONNEXT_OFFICIAL_KEY.match(new_key):
-            unknown.append(key)
-            continue
-        if new_key in converted:
-            raise ValueError(
-                f'Two keys map to the official key {new_key!r} (the second is {key!r})')
-        converted[new_key] = value
-    if unknown:
-        raise ValueError(
-            f'{len(unknown)} keys have no official InceptionNeXt counterpart: {unknown}')
-    return converted
+        if not (drop_head and new_key.startswith('head.')):
+            pairs.append((key, new_key, value))
+    return official_state_dict(pairs, INCEPTIONNEXT_OFFICIAL_KEY, 'InceptionNeXt')

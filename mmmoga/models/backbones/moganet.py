@@ -358,9 +358,10 @@ class MogaNet(BaseBackbone):
             SiLU applied twice to gate and value on that path (a different function; see
             :class:`MultiOrderGatedAggregation`). Released weights use False.
         reference_ops: compute each block op by op as the official code does, instead of with
-            its scales folded into the 1x1 convolutions and the CPU kernels (the same function and
-            parameters within fp32 rounding; see :class:`MogaBlock`). For speed comparisons and
-            tests.
+            its scales folded into the 1x1 convolutions and the CPU and GPU kernels (the same
+            function and parameters within fp32 rounding; see :class:`MogaBlock` and
+            :class:`~mmmoga.models.backbones.base_backbone.BaseBackbone`). For speed comparisons
+            and tests.
         channels_last: compute in the channels-last memory layout (see
             :class:`~mmmoga.models.backbones.base_backbone.BaseBackbone`); None chooses the
             fastest measured layout of the input's device.
@@ -382,6 +383,13 @@ class MogaNet(BaseBackbone):
             embed_dims=[96, 192, 480, 960], depths=[6, 6, 44, 4], ffn_ratios=[8, 8, 4, 4])),
     }  # yapf: disable
     arch_keys = frozenset({'embed_dims', 'depths', 'ffn_ratios'})
+    named_models = {
+        **{
+            f'moganet_{size}': dict(arch=size)
+            for size in ('xt', 't', 's', 'b', 'l', 'xl')
+        },
+        'moganet_xt_256': dict(arch='xt'),  # trained at 256x256
+    }
     uses_cpu_kernels = True
     uses_gpu_kernels = True
 
@@ -400,7 +408,8 @@ class MogaNet(BaseBackbone):
                  attn_force_fp32: bool = False,
                  reference_ops: bool = False,
                  channels_last: Optional[bool] = None):
-        super().__init__(out_indices, frozen_stages, norm_eval, init_cfg, channels_last)
+        super().__init__(out_indices, frozen_stages, norm_eval, init_cfg, channels_last,
+                         reference_ops)
         self.arch_settings = self.parse_arch(arch)
         self.embed_dims = self.arch_settings['embed_dims']
         depths = self.arch_settings['depths']

@@ -1,6 +1,7 @@
 """Activation checkpointing of a block (``with_cp``): its activations are recomputed in the
 backward pass instead of kept (checkpoint files are :mod:`mmmoga.utils.checkpoint`)."""
 from contextlib import contextmanager, nullcontext
+from typing import Callable, ContextManager, Optional
 
 import torch
 from torch import nn
@@ -28,10 +29,22 @@ def _batchnorm_stats_frozen(module: nn.Module):
             m.num_batches_tracked.copy_(num_batches_tracked)
 
 
-def checkpoint_block(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Run ``block(x)`` with non-reentrant activation checkpointing (same outputs and gradients)."""
+def checkpoint_block(block: nn.Module,
+                     x: torch.Tensor,
+                     context: Optional[Callable[[], ContextManager]] = None) -> torch.Tensor:
+    """Run ``block(x)`` with non-reentrant activation checkpointing (same outputs and gradients);
+    ``context`` (a context manager factory) is entered around the recomputation too, as it was
+    around the forward (e.g. :func:`~mmmoga.models.layers.kernels_off`)."""
+
     return checkpoint(
         block,
         x,
         use_reentrant=False,
-        context_fn=lambda: (nullcontext(), _batchnorm_stats_frozen(block)))
+        context_fn=lambda: (nullcontext(), _recomputation(block, context)))
+
+
+@contextmanager
+def _recomputation(block: nn.Module, context: Optional[Callable[[], ContextManager]]):
+    """What the recomputation of ``block`` runs under (entered only when it starts)."""
+    with _batchnorm_stats_frozen(block), (context() if context is not None else nullcontext()):
+        yield

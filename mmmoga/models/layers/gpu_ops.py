@@ -15,17 +15,19 @@ gradients, by Triton's interpreter on the CPU), but not yet timed on a GPU, and 
 fastest *measured* path: ``MMMOGA_GPU_KERNELS=1`` in the environment or :func:`gpu_kernels` turn
 them on, and ``tools/analysis/benchmark_backbones.py --gpu-kernels both`` measures both ways.
 """
-from typing import ContextManager, Optional
+import contextlib
+from typing import ContextManager, Iterator, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cpu_ops import phase_dilated_conv2d
+from .cpu_ops import cpu_kernels, phase_dilated_conv2d
 from .switch import KernelSwitch, tracing
 
 __all__ = [
-    'depthwise_conv2d', 'gpu_kernels', 'gpu_kernels_apply', 'gpu_kernels_enabled', 'silu_product'
+    'depthwise_conv2d', 'gpu_kernels', 'gpu_kernels_apply', 'gpu_kernels_enabled', 'kernels_off',
+    'silu_product'
 ]
 
 SWITCH = KernelSwitch('MMMOGA_GPU_KERNELS', default=False)
@@ -47,6 +49,14 @@ def gpu_kernels_enabled() -> bool:
 def gpu_kernels(enabled: bool) -> ContextManager[None]:
     """Turn the GPU paths on or off inside the ``with`` block (this process, all threads)."""
     return SWITCH.override(enabled)
+
+
+@contextlib.contextmanager
+def kernels_off() -> Iterator[None]:
+    """The plain PyTorch ops inside the ``with`` block: the CPU paths (:mod:`.cpu_ops`) and the GPU
+    paths both off (a backbone built with ``reference_ops=True`` computes under it)."""
+    with cpu_kernels(False), gpu_kernels(False):
+        yield
 
 
 def _kernels():

@@ -41,14 +41,16 @@ Downloads
 ---------
 URLs are downloaded once into ``<torch hub dir>/checkpoints`` (``$TORCH_HOME``), through a
 temporary file that is renamed only when complete, under a file name derived from the URL form
-(:func:`cache_file_name`): GitHub releases and other plain URLs keep their file name; Tsinghua
-Cloud (Seafile) share links ``.../f/<id>/?dl=1`` are named from a table of the official HorNet
-files (``hornet_small_gf_in1k.pth``), else ``tsinghua_<id>.pth``; Hugging Face
+(:func:`cache_file_name`): a URL whose release the metafiles list under ``Releases`` is cached
+under that record's ``File`` (the official HorNet files behind Tsinghua Cloud share links:
+``hornet_small_gf_in1k.pth``); other Seafile share links become ``tsinghua_<id>.pth``; GitHub
+releases and other plain URLs keep their file name; Hugging Face
 ``.../<org>/<repo>/resolve/<rev>/<file>`` becomes ``<repo>_<file>``; ``file://`` URLs are local
 paths. A file name carrying a hash in torch hub's convention, ``name-<sha256 prefix>.pth``, is
 checked after download; otherwise the download's sha256 is logged. Conv2Former's weights exist only
-on Baidu Netdisk: configs point at ``pretrained/conv2former_*.pth`` (:data:`BAIDU_ONLY_FILES`),
-and a missing file gives an error with the link, the extraction code and where to save it.
+on Baidu Netdisk share pages: configs point at ``pretrained/conv2former_*.pth`` (the ``File`` of
+their release), and a missing file gives an error with the link, the extraction code and where to
+save it.
 
 Weights that hold no code
 -------------------------
@@ -61,18 +63,18 @@ Hashes
 ------
 A download is checked against a sha256 when one is known: passed in (``sha256=`` of
 :func:`load_checkpoint_file`, ``init_cfg=dict(type='Pretrained', checkpoint=..., sha256=...)``,
-``create_backbone(..., sha256=...)``) or given for that URL by a metafile
-(:func:`mmmoga.model_zoo.weight_hashes`). A download that differs is refused with
-:class:`ChecksumError` and nothing is left in the cache; a cached copy that differs is removed and
-downloaded again. A local file with a given sha256 is checked too (and kept).
+``create_backbone(..., sha256=...)``) or given for that URL by its release in a metafile
+(``SHA256``, and ``Size`` in bytes; :func:`mmmoga.model_zoo.find_release`). A download that
+differs is refused with :class:`ChecksumError` and nothing is left in the cache; a cached copy that
+differs is removed and downloaded again. A local file with a given sha256 is checked too (and kept).
 
 Faults
 ------
 A truncated or corrupt file raises :class:`CorruptCheckpointError`, which names the file and, for a
 training checkpoint, the newest complete checkpoint beside it to resume from.
 """
-from .download import (BAIDU_ONLY_FILES, TSINGHUA_FILES, cache_file_name, download_checkpoint,
-                       file_sha256, known_sha256, resolve_checkpoint)
+from .download import (cache_file_name, download_checkpoint, file_sha256, known_sha256,
+                       resolve_checkpoint)
 from .errors import (CheckpointError, CheckpointNotFoundError, ChecksumError,
                      CorruptCheckpointError, UntrustedCheckpointError)
 from .loading import is_safetensors_file, load_checkpoint_file, register_mmengine_loaders
@@ -84,5 +86,5 @@ __all__ = [
     'CheckpointNotFoundError', 'ChecksumError', 'checkpoint_safe_globals', 'trust_checkpoint',
     'cache_file_name', 'file_sha256', 'known_sha256', 'is_safetensors_file', 'download_checkpoint',
     'resolve_checkpoint', 'load_checkpoint_file', 'register_mmengine_loaders', 'extract_state_dict',
-    'load_state_dict_verbose', 'TSINGHUA_FILES', 'BAIDU_ONLY_FILES'
+    'load_state_dict_verbose'
 ]

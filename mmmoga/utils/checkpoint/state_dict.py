@@ -3,7 +3,7 @@ loading with missing and unexpected keys reported by name."""
 import logging
 import re
 from collections import OrderedDict
-from typing import Dict, Iterable, Optional
+from typing import Dict, Iterable, Optional, Pattern, Tuple
 
 import torch
 from mmengine.logging import MMLogger
@@ -94,3 +94,27 @@ def load_state_dict_verbose(module: torch.nn.Module,
         logger.warning(f'Missing keys in {source}: {missing}')
     if result.unexpected_keys:
         logger.warning(f'Unexpected keys in {source}: {result.unexpected_keys}')
+
+
+def official_state_dict(pairs: Iterable[Tuple[str, str, torch.Tensor]], official_key: Pattern,
+                        family: str) -> 'OrderedDict[str, torch.Tensor]':
+    """The state dict a family's converter produces from ``(source key, official key, tensor)``
+    triples, checked: every official key must match ``official_key`` and come from one source key.
+
+    Raises:
+        ValueError: the source keys with no official ``family`` counterpart (listed by name), or
+            two source keys that map to the same official key.
+    """
+    converted: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
+    unknown = []
+    for key, new_key, value in pairs:
+        if not official_key.match(new_key):
+            unknown.append(key)
+            continue
+        if new_key in converted:
+            raise ValueError(
+                f'Two keys map to the official key {new_key!r} (the second is {key!r})')
+        converted[new_key] = value
+    if unknown:
+        raise ValueError(f'{len(unknown)} keys have no official {family} counterpart: {unknown}')
+    return converted
