@@ -148,8 +148,8 @@ def check_argument_names(backbone):
 
 def check_reference_ops_runs_without_kernels(build):
     """``reference_ops=True``: the forward, and the recomputation of ``with_cp`` blocks, see both
-    kernel switches off (both on around the call); they are restored afterwards, also after a forward that raised; the
-    outputs are the default path's."""
+    kernel switches off (both on around the call); they are restored afterwards, also after a
+    forward that raised; the outputs are the default path's."""
 
     def switches_seen(model, gpu_on):
         seen = []

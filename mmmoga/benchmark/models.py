@@ -1,7 +1,7 @@
 """What the benchmark can measure: our backbones and their peers (mmpretrain, timm), by name.
 
 ``BENCHMARK_MODELS[name].build(with_cp)`` builds a model; entries that share a weight layout get
-the same weights through :data:`TRANSFERS` for the identical-output check.
+the same weights (:func:`weight_transfer`) for the identical-output check.
 """
 import os.path as osp
 from dataclasses import dataclass
@@ -20,7 +20,8 @@ class Entry:
     ``build(with_cp, channels_last)`` returns the backbone (``channels_last``: the argument of
     our backbones, None for their default; peers have no such argument and ignore it);
     ``weights`` names a weight layout: two entries with the same layout get the same weights
-    (through :data:`TRANSFERS`) for the identical-output check; ``peer_of`` names the models
+    (:func:`weight_transfer`; a peer from another library brings its ``transfer``, which copies
+    its weights into ours) for the identical-output check; ``peer_of`` names the models
     this one is the default peer of; ``cpu_kernels`` / ``gpu_kernels``: whether the model runs
     :mod:`mmmoga.models.layers.cpu_ops` / :mod:`~mmmoga.models.layers.gpu_ops`.
     """
@@ -33,6 +34,7 @@ class Entry:
     peer_of: Tuple[str, ...] = ()
     cpu_kernels: bool = False
     gpu_kernels: bool = False
+    transfer: Optional[Callable[[nn.Module, nn.Module], None]] = None
 
 
 def _mmmoga(backbone: Type[nn.Module], **kwargs) -> Callable[[bool, Optional[bool]], nn.Module]:
@@ -118,6 +120,20 @@ def _family_entries(backbone) -> List[Entry]:
     return entries
 
 
+def _hornet_transfer(layout: str) -> Callable[[nn.Module, nn.Module], None]:
+
+    def transfer(peer: nn.Module, ours: nn.Module) -> None:
+        from mmmoga.models.backbones.hornet import convert_hornet_mmpretrain
+        state, _ = convert_hornet_mmpretrain(peer.state_dict(), layout=layout)
+        ours.load_state_dict(state, strict=True)
+
+    return transfer
+
+
+def _same_keys(peer: nn.Module, ours: nn.Module) -> None:
+    ours.load_state_dict(peer.state_dict(), strict=True)
+
+
 def _peer_entries() -> List[Entry]:
     """The peers: mmpretrain's HorNet (same weights as ours), timm's InceptionNeXt and ConvNeXt
     (mmpretrain's, and timm's where installed)."""
@@ -134,7 +150,8 @@ def _peer_entries() -> List[Entry]:
                     'mmpretrain',
                     f'{label}, 4 normed outputs',
                     f'hornet-dense{gf}',
-                    peer_of=(ours, )),
+                    peer_of=(ours, ),
+                    transfer=_hornet_transfer('dense')),
                 Entry(
                     f'mmpretrain-{ours}-cls',
                     _mmpretrain(
@@ -142,7 +159,8 @@ def _peer_entries() -> List[Entry]:
                     'mmpretrain',
                     f'{label}, classification trunk',
                     f'hornet-cls{gf}',
-                    peer_of=(f'{ours}-cls', )),
+                    peer_of=(f'{ours}-cls', ),
+                    transfer=_hornet_transfer('cls')),
             ]
     for short, arch in (('a', 'atto'), ('t', 'tiny'), ('s', 'small'), ('b', 'base')):
         entries.append(
@@ -210,39 +228,15 @@ def default_peer(name: str, run: Sequence[str]) -> Optional[str]:
          for peer in BENCHMARK_MODELS.values() if name in peer.peer_of and peer.name in run), None)
 
 
-def _hornet_transfer(layout: str) -> Callable[[nn.Module, nn.Module], None]:
-
-    def transfer(peer: nn.Module, ours: nn.Module) -> None:
-        from mmmoga.models.backbones.hornet import convert_hornet_mmpretrain
-        state, _ = convert_hornet_mmpretrain(peer.state_dict(), layout=layout)
-        ours.load_state_dict(state, strict=True)
-
-    return transfer
-
-
-def _same_keys(peer: nn.Module, ours: nn.Module) -> None:
-    ours.load_state_dict(peer.state_dict(), strict=True)
-
-
-#: weight layout -> copy another library's weights into ours (for the identical-output check);
-#: two of our own models of one layout (a model and its ``-ref``) share keys
-TRANSFERS = {
-    'hornet-dense': _hornet_transfer('dense'),
-    'hornet-dense-gf': _hornet_transfer('dense'),
-    'hornet-cls': _hornet_transfer('cls'),
-    'hornet-cls-gf': _hornet_transfer('cls'),
-}
-
-
 def weight_transfer(ours: str, peer: str) -> Optional[Callable[[nn.Module, nn.Module], None]]:
     """How ``peer``'s weights are copied into ``ours`` (same weight layout): by key for two of our
-    own models, else :data:`TRANSFERS`; None where they cannot be."""
+    own models, else by the peer's ``transfer``; None where they cannot be."""
     layout = BENCHMARK_MODELS[ours].weights
     if layout is None or layout != BENCHMARK_MODELS[peer].weights:
         return None
     if BENCHMARK_MODELS[ours].source == BENCHMARK_MODELS[peer].source == 'mmmoga':
         return _same_keys
-    return TRANSFERS.get(layout)
+    return BENCHMARK_MODELS[peer].transfer
 
 
 def build_benchmark_model(name: str,
