@@ -137,7 +137,8 @@ def load_entries(root: Optional[str] = None) -> List[dict]:
 
 
 _RELEASES: Dict[str, List[dict]] = {}
-_SEAFILE_SHARE = re.compile(r'^/f/([0-9a-fA-F]+)/?$')
+#: the path of a Seafile share link (Tsinghua Cloud ``/f/<id>/``), which names no file
+SEAFILE_SHARE = re.compile(r'^/f/([0-9a-fA-F]+)/?$')
 
 
 def release_key(url: str) -> str:
@@ -146,7 +147,7 @@ def release_key(url: str) -> str:
     its ``resolve`` file; a Seafile share link (Tsinghua Cloud ``/f/<id>/``) is its share id, on
     any host."""
     parsed = urlparse(url)
-    share = _SEAFILE_SHARE.match(parsed.path)
+    share = SEAFILE_SHARE.match(parsed.path)
     if share:
         return f'seafile:{share.group(1).lower()}'
     path = parsed.path.rstrip('/')
@@ -159,7 +160,7 @@ def is_share_page(url: str) -> bool:
     """Whether ``url`` is a share link that names no file: Tsinghua Cloud (Seafile) ``/f/<id>/``
     or Baidu Netdisk ``/s/<id>``."""
     parsed = urlparse(url)
-    return bool(_SEAFILE_SHARE.match(parsed.path)) or parsed.netloc.endswith('pan.baidu.com')
+    return bool(SEAFILE_SHARE.match(parsed.path)) or parsed.netloc.endswith('pan.baidu.com')
 
 
 def releases(root: Optional[str] = None, refresh: bool = False) -> List[dict]:

@@ -16,9 +16,9 @@ import torch.distributed as torch_dist
 from mmengine.dist import get_dist_info
 from mmengine.logging import MMLogger
 
+from mmmoga.model_zoo import SEAFILE_SHARE
 from .errors import CheckpointError, CheckpointNotFoundError, ChecksumError
 
-_SEAFILE_SHARE = re.compile(r'^/f/([0-9a-fA-F]+)/?$')
 _HF_FILE = re.compile(r'^/([^/]+)/([^/]+)/(?:resolve|blob)/([^/]+)/(.+)$')
 _HASH_IN_NAME = re.compile(r'-([0-9a-f]{8,64})(?:\.[A-Za-z0-9]+)+$')
 
@@ -51,7 +51,7 @@ def cache_file_name(url: str) -> str:
         return named
     parsed = urlparse(url)
     path = parsed.path
-    share = _SEAFILE_SHARE.match(path)
+    share = SEAFILE_SHARE.match(path)
     if share:
         host = 'tsinghua' if parsed.netloc.endswith('tsinghua.edu.cn') else 'seafile'
         return f'{host}_{share.group(1)}.pth'
@@ -72,7 +72,7 @@ def _download_url(url: str) -> str:
     """The URL to fetch: Seafile share links need ``dl=1``; Hugging Face ``blob`` pages are the
     HTML view of the file, ``resolve`` is the file."""
     parsed = urlparse(url)
-    if _SEAFILE_SHARE.match(parsed.path) and 'dl=1' not in parsed.query:
+    if SEAFILE_SHARE.match(parsed.path) and 'dl=1' not in parsed.query:
         return parsed._replace(query='dl=1').geturl()
     hf_file = _HF_FILE.match(parsed.path)
     if hf_file and '/blob/' in parsed.path:
