@@ -9,7 +9,8 @@ ROOT = osp.dirname(osp.abspath(__file__))
 # are put into mmmoga/.mim at build time, the way OpenMMLab packages do it.
 MIM_FILES = ('configs', 'tools', 'metafiles', 'model-index.yml')
 EDITABLE_COMMANDS = ('develop', 'editable_wheel')
-BACKBONE_REQUIRES = ['torch>=2.0', 'numpy', 'mmengine>=0.10.0,<1.0.0', 'safetensors>=0.4']
+# pyyaml: the checkpoint loader reads the release records (sha256, size, share page) from metafiles/
+BACKBONE_REQUIRES = ['torch>=2.0', 'numpy', 'mmengine>=0.10.0,<1.0.0', 'safetensors>=0.4', 'pyyaml']
 # what every task needs besides its library: mmcv, and OpenCV for the toy data sets
 TASK_COMMON = ['mmcv>=2.0.0rc4,<2.2.0', 'opencv-python']
 #: pip extras: the task libraries (and mmcv, which they build on) of each task
@@ -71,11 +72,11 @@ if __name__ == '__main__':
         packages=find_packages(exclude=('configs', 'tools', 'tests', 'metafiles')),
         include_package_data=True,  # mmmoga/.mim, as listed in MANIFEST.in
         python_requires='>=3.9',
-        # What the backbones import (tests/test_packaging.py checks the list): torch, mmengine and
-        # safetensors, no mmcv. Each extra brings a task stack; `python tools/setup_env.py`
-        # installs all of it pinned (requirements/stack.txt), with the steps pip cannot express
-        # (mmcv built from source, torch/torchvision as a pair, mmpose without chumpy). Ranges, not
-        # pins: an existing stack satisfies them as it is.
+        # What the backbones import (tests/test_packaging.py checks the list): torch, mmengine,
+        # safetensors and pyyaml, no mmcv. Each extra brings a task stack; `python
+        # tools/setup_env.py` installs all of it pinned (requirements/stack.txt), with the steps
+        # pip cannot express (mmcv built from source, torch/torchvision as a pair, mmpose without
+        # chumpy). Ranges, not pins: an existing stack satisfies them as it is.
         install_requires=BACKBONE_REQUIRES,
         extras_require=dict(
             TASK_EXTRAS,

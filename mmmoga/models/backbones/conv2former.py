@@ -137,6 +137,10 @@ class Conv2Former(BaseBackbone):
     Layer-wise LR decay (:meth:`get_layer_id`) uses ConvNeXt's rules, since the key layout is the
     same (``downsample_layers.{i}``, ``stages.{i}.{j}``).
 
+    Inference fusion folds the stem's second BN into the unpadded stride-2 conv after it; the first
+    BN stays (a padded conv follows it), and ``stages.{i}.{j}`` become
+    :class:`FusedConv2FormerBlock`.
+
     Args:
         arch: variant name or alias (``'nano'``/``'n'``, ``'tiny'``/``'t'``, ``'small'``/``'s'``,
             ``'base'``/``'b'``, ``'base-22k'``/``'b-22k'`` (the official ``conv2former_b_22k``,

@@ -242,8 +242,16 @@ class MogaBlock(nn.Module):
 
 
 class FusedMogaBlock(nn.Module):
-    """A :class:`MogaBlock` in eval mode with its BNs and scales folded (see
-    :mod:`mmmoga.models.utils.fusion`); computes the same function within fp32 rounding."""
+    """A :class:`MogaBlock` in eval mode with its BNs and scales folded; computes the same function
+    within fp32 rounding (:func:`~mmmoga.models.utils.fusion.fuse_for_inference` builds it).
+
+    ``norm1`` goes into ``proj_1`` and, with the block's inner residual and ``layer_scale_1``, into
+    one ``x * c + proj_2(...)``; ``norm2`` into ``fc1``; ``layer_scale_2`` and the FFN's channel
+    re-allocation ``h + sigma * (h - d)`` into ``fc2`` and a rank-one term in the one-channel ``d``;
+    the feature decomposition ``x + sigma * (x - GAP(x))`` becomes one multiply-add. The per-stage
+    ``norm{i}`` stay (their output is both returned and fed to a padded conv), and the module names
+    ``blocks{i}.{j}`` now hold fused blocks.
+    """
 
     def __init__(self, block: nn.Module):
         super().__init__()

@@ -12,19 +12,15 @@ fp32 rounding (relative error ~1e-6):
   with zero padding the padded border would see the BN's shift, so such a pair is left alone);
 * a per-channel scale after a conv or linear layer (layer scales ``gamma`` / ``layer_scale_*``,
   gnConv's ``1/3``);
-* MogaNet blocks: ``norm1`` into ``proj_1`` and, together with the block's inner residual and
-  ``layer_scale_1``, into one ``x * c + proj_2(...)``; ``norm2`` into ``fc1``; ``layer_scale_2``
-  and the FFN's channel re-allocation ``h + sigma * (h - d)`` into ``fc2`` and a rank-one term in
-  the one-channel ``d``; the feature decomposition ``x + sigma * (x - GAP(x))`` becomes one
-  multiply-add;
+* whole blocks, where the family's ``fuse`` returns a fused block class of its own (MogaNet's
+  :class:`~mmmoga.models.backbones.moganet.FusedMogaBlock` says what it folds);
 * mmcv ``ConvModule`` (conv -> norm) in necks and heads, and the BN after HorFPN's gnConv
   modules.
 
-What stays: LayerNorms (data-dependent), MogaNet's per-stage ``norm{i}`` (their output is both
-returned and fed to a padded conv), and the first BN of Conv2Former's stem (followed by a padded
-conv). The fused model is for inference only: its BatchNorms are gone (``model.train()`` would not
-bring batch statistics back) and some module names change (``blocks{i}.{j}`` of MogaNet and
-``stages.{i}.{j}`` of Conv2Former become fused blocks), so save the unfused checkpoint.
+What stays: LayerNorms (data-dependent), and a BN whose output is both returned and fed on, or
+that feeds a padded conv (each family's docstrings name theirs). The fused model is for
+inference only: its BatchNorms are gone (``model.train()`` would not bring batch statistics back)
+and the module names of fused blocks change, so save the unfused checkpoint.
 """
 import functools
 from typing import Dict, Optional
