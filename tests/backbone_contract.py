@@ -1,6 +1,6 @@
 """The contract every backbone family keeps: ``frozen_stages``, ``norm_eval``, ``with_cp``, bf16
-autocast, ``reference_ops``, the shared argument names, the classification form and the
-registries, as checks that take a builder
+autocast, ``reference_ops``, the shared argument names, the output norms, the classification form
+and the registries, as checks that take a builder
 (``build(**kwargs) -> backbone``). ``tests/test_backbone_contract.py`` runs them over the small
 model of every family (``tests/small_models.py``); :func:`check_contract` runs them all for one
 family (a new family's test calls it)."""
@@ -9,9 +9,10 @@ import inspect
 import pytest
 import torch
 from mmengine.registry import MODELS as ROOT_MODELS
+from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmmoga.models.layers import cpu_kernels_enabled, gpu_kernels, gpu_kernels_enabled
+from mmmoga.models.layers import LayerNorm2d, cpu_kernels_enabled, gpu_kernels, gpu_kernels_enabled
 from mmmoga.registry import MODELS
 
 # the layer scales' official key names (kept: the releases load by them)
@@ -193,6 +194,34 @@ def check_reference_ops_runs_without_kernels(build):
     assert cpu_kernels_enabled()
 
 
+def has_out_norms(backbone):
+    return 'out_norm_cfg' in inspect.signature(backbone.__init__).parameters
+
+
+def check_out_norms(build, classification_form=None):
+    """``out_norm_cfg`` adds a norm ``norm{i}`` to each dense output ``i`` of ``out_indices`` and
+    to no other (none to the classification form's pooled output); an output is its norm applied
+    to the raw stage output, handed back contiguous."""
+    model = build(out_indices=(0, 2), out_norm_cfg=dict(type='LN2d')).eval()
+    assert isinstance(model.norm0, LayerNorm2d) and isinstance(model.norm2, LayerNorm2d)
+    assert not hasattr(model, 'norm1') and not hasattr(model, 'norm3')
+    raw = build(out_indices=(0, 2), out_norm_cfg=None).eval()
+    assert not any(hasattr(raw, f'norm{i}') for i in range(4))
+    raw.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith('norm')})
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        normed, unnormed = model(x), raw(x)
+        for i, out, plain in zip((0, 2), normed, unnormed):
+            torch.testing.assert_close(out, getattr(model, f'norm{i}')(plain))
+            assert out.is_contiguous()
+    sync = build(out_norm_cfg=dict(type='SyncBN'))
+    assert all(isinstance(getattr(sync, f'norm{i}'), nn.SyncBatchNorm) for i in range(4))
+    if classification_form is not None:
+        form = dict(classification_form, out_indices=(2, 3))
+        cls = build(out_norm_cfg=dict(type='LN2d'), **form)
+        assert hasattr(cls, 'norm2') and not hasattr(cls, 'norm3')
+
+
 def check_registries_build_the_family(backbone, kwargs):
     name = backbone.__name__
     for registry, type_name in ((MODELS, name), (ROOT_MODELS, name), (ROOT_MODELS,
@@ -218,5 +247,7 @@ def check_contract(backbone, kwargs, has_batch_norms=True):
     check_with_cp_same_outputs_gradients_and_statistics(build)
     check_bf16_autocast_stays_close_to_fp32(build)
     check_argument_names(backbone)
+    if has_out_norms(backbone):
+        check_out_norms(build, backbone.classification_form)
     check_reference_ops_runs_without_kernels(build)
     check_registries_build_the_family(backbone, kwargs)

@@ -2,7 +2,8 @@
 and block kind present), ``SMALL_BACKBONES[name](**backbone_kwargs)`` (``SMALL_SPECS`` holds
 their class and arguments); narrower ones with one block a stage, ``TINY_BACKBONES``, for tests
 that run Triton kernels in its (slow) interpreter; a one-step benchmark measurement spec,
-:func:`tiny_spec`; and :func:`build_on_meta`, a config's model built for its structure only."""
+:func:`tiny_spec`; :func:`build_on_meta`, a config's model built for its structure only; and
+:func:`mmpretrain_classifier`, a backbone's classification form in mmpretrain's classifier."""
 import importlib
 
 import torch
@@ -87,3 +88,16 @@ def build_on_meta(cfg):
                 return registry.build(cfg.model)
         except (RuntimeError, NotImplementedError):  # e.g. Swin calls .item() while building
             return registry.build(cfg.model)
+
+
+def mmpretrain_classifier(backbone: dict, num_classes: int, in_channels: int):
+    """mmpretrain's ``ImageClassifier`` of ``backbone`` (a config dict) in its classification form,
+    no neck and a ``LinearClsHead``, built in mmpretrain's scope (a test may leave another)."""
+    from mmpretrain.registry import MODELS
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return MODELS.build(
+            dict(
+                type='ImageClassifier',
+                backbone=dict(backbone, with_cls_head=True, out_indices=(3, )),
+                neck=None,
+                head=dict(type='LinearClsHead', num_classes=num_classes, in_channels=in_channels)))

@@ -67,6 +67,12 @@ def test_registries_build_the_family(family):
     contract.check_registries_build_the_family(*SMALL_SPECS[family])
 
 
+@pytest.mark.parametrize('family',
+                         [f for f in FAMILIES if contract.has_out_norms(SMALL_SPECS[f][0])])
+def test_out_norms(family):
+    contract.check_out_norms(small(family), SMALL_SPECS[family][0].classification_form)
+
+
 @pytest.mark.parametrize('family', FAMILIES)
 def test_reference_ops_runs_without_kernels(family):
     contract.check_reference_ops_runs_without_kernels(small(family))

@@ -1,15 +1,14 @@
 """Bad input gets an error that names the problem: a matrix over backbones, checkpoints, configs,
 tools and data. Each case asserts the error type and that the message names what is wrong."""
-import importlib.util
 import json
 import os
 import os.path as osp
-import sys
 import uuid
 
 import pytest
 import torch
 from mmengine.config import Config
+from tool_scripts import run_tool
 
 from mmmoga.datasets import make_coco_instances
 from mmmoga.models import Conv2Former, HorNet, InceptionNeXt, MogaNet
@@ -288,20 +287,6 @@ def test_good_toy_dataset_passes_the_checks(toy_data):
 
 
 # ------------------------------------------------------------------------------ tools
-
-
-def run_tool(script, argv):
-    """Run a tool's main() in this process, as ``python script argv`` would."""
-    spec = importlib.util.spec_from_file_location(f'tool_{uuid.uuid4().hex}',
-                                                  osp.join(ROOT, script))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    old_argv = sys.argv
-    sys.argv = [script, *argv]
-    try:
-        return module.main()
-    finally:
-        sys.argv = old_argv
 
 
 def data_options(root):

@@ -1,25 +1,21 @@
 """Tests of tools/analysis/benchmark_backbones.py (the command line) and :mod:`mmmoga.benchmark`
 (the library behind it): a tiny end-to-end run (smallest variants, one step; 64x64, as MogaNet's
 BN needs more than one value per channel at stride 32) and the argument errors."""
-import importlib.util
 import json
 import os.path as osp
 
 import pytest
 import torch
 from small_models import tiny_spec
+from tool_scripts import ROOT, load_tool
 
 from mmmoga import benchmark
 
-SCRIPT = osp.join(
-    osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools', 'analysis', 'benchmark_backbones.py')
+SCRIPT = osp.join(ROOT, 'tools', 'analysis', 'benchmark_backbones.py')
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location('benchmark_backbones', SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools/analysis/benchmark_backbones.py')
 
 
 @pytest.fixture

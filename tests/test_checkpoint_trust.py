@@ -7,7 +7,6 @@ import io
 import os
 import os.path as osp
 import pickle
-import sys
 import threading
 import uuid
 import zipfile
@@ -21,6 +20,7 @@ from mmengine.logging import HistoryBuffer
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import CheckpointLoader
+from tool_scripts import run_tool
 from torch import nn
 from torch.utils.data import Dataset
 
@@ -557,21 +557,6 @@ def toy_options(data_root):
         f'val_evaluator.ann_file={ann}', f'test_evaluator.ann_file={ann}',
         'train_cfg.val_interval=10', 'default_hooks.logger.interval=1'
     ]
-
-
-def run_tool(script, argv):
-    """Run a tool's main() in this process, as ``python script argv`` would."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(f'tool_{uuid.uuid4().hex}',
-                                                  osp.join(ROOT, script))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    old_argv = sys.argv
-    sys.argv = [script, *argv]
-    try:
-        return module.main()
-    finally:
-        sys.argv = old_argv
 
 
 def test_real_detector_checkpoint_holds_only_allow_listed_classes(toy_run):

@@ -53,6 +53,7 @@ class TinyNet(BaseBackbone):
     arch_zoo = dict.fromkeys(['t', 'tiny'], dict(embed_dims=[8, 16, 24, 32], depths=[1, 1, 2, 1]))
     arch_keys = frozenset({'embed_dims', 'depths'})
     classification_form = dict(out_indices=(3, ), with_cls_head=True)
+    cls_head_name = None  # the classification form only pools
 
     def __init__(self,
                  arch='tiny',
@@ -69,26 +70,28 @@ class TinyNet(BaseBackbone):
         super().__init__(out_indices, frozen_stages, norm_eval, init_cfg, channels_last,
                          reference_ops)
         arch = self.parse_arch(arch)
-        dims, self.with_cp, self.with_cls_head = arch['embed_dims'], with_cp, with_cls_head
+        self.set_cls_head(with_cls_head)
+        dims, self.with_cp = arch['embed_dims'], with_cp
         self.downsamples = nn.ModuleList(
             nn.Sequential(
                 nn.Conv2d(([3] + dims)[i], dims[i], 2, stride=2), nn.BatchNorm2d(dims[i]))
             for i in range(4))
         self.stages = nn.ModuleList(
-            nn.Sequential(*[
-                TinyBlock(dims[i], drop_path_rate, layer_scale_init_value)
-                for _ in range(arch['depths'][i])
-            ]) for i in range(4))
+            nn.Sequential(*[TinyBlock(dims[i], rate, layer_scale_init_value) for rate in rates])
+            for i, rates in enumerate(self.drop_path_rates(drop_path_rate, arch['depths'])))
 
     def stage_modules(self, index):
-        return [self.downsamples[index], self.stages[index]]
+        return [self.downsamples[index], self.stages[index], *self.output_modules(index)]
+
+    def pooled_output(self, x):
+        return x.mean((2, 3))
 
     def forward(self, x):
         outs = []
         for i in range(4):
             x = self.run_blocks(self.stages[i], self.downsamples[i](x))
             if i in self.out_indices:
-                outs.append(x.mean((2, 3)) if self.with_cls_head and i == 3 else x)
+                outs.append(self.stage_output(i, x))
         return tuple(outs)
 
 

@@ -5,6 +5,7 @@ import copy
 
 import pytest
 import torch
+from small_models import SMALL_SPECS
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -13,15 +14,10 @@ from mmmoga.models.backbones.conv2former import FusedConv2FormerBlock
 from mmmoga.models.backbones.moganet import FusedMogaBlock
 from numeric_fixtures import randomise, relative_error
 
-MOGA = dict(embed_dims=[16, 32, 48, 64], depths=[1, 2, 2, 1], ffn_ratios=[4, 4, 4, 4])
-HOR = dict(embed_dims=[32, 64, 128, 256], depths=[1, 1, 2, 1], orders=[2, 3, 4, 5])
-C2F = dict(embed_dims=[16, 32, 48, 64], depths=[1, 1, 2, 1], mlp_ratios=[4, 4, 4, 4], kernel_size=7)
-INCEP = dict(
-    embed_dims=[16, 32, 64, 128],
-    depths=[1, 1, 2, 1],
-    mlp_ratios=[4, 4, 4, 3],
-    band_kernel_size=11,
-    branch_ratio=0.125)
+# the small archs of tests/small_models.py
+MOGA, HOR, C2F, INCEP = (
+    SMALL_SPECS[name][1]['arch']
+    for name in ('moganet', 'hornet-7x7', 'conv2former', 'inceptionnext'))
 
 
 def check(model, size=64, batch=2):
@@ -51,7 +47,7 @@ def test_moganet_fusion():
     assert sum(isinstance(m, FusedMogaBlock) for m in fused.modules()) == blocks
     assert not any('layer_scale' in n or 'sigma' in n for n, _ in fused.named_parameters())
     # control: undoing one fold (the residual gain of one block) changes the output
-    block = fused.blocks2[1]
+    block = fused.blocks3[1]
     block.residual_gain.fill_(1.)
     with torch.no_grad():
         assert relative_error(fused(x), refs) > 1e-3

@@ -18,6 +18,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.logging import MMLogger
+from small_models import mmpretrain_classifier
 from torch import nn
 
 from mmmoga.converters import unwrap_state_dict
@@ -288,22 +289,6 @@ def test_any_input_size(mixer, gf_sizes, size):
     assert all(torch.isfinite(o).all() for o in outs)
 
 
-def test_out_indices_and_raw_outputs():
-    model = small(out_indices=(1, -1)).eval()
-    assert model.out_indices == (1, 3)
-    assert not hasattr(model, 'norm0') and hasattr(model, 'norm3')
-    raw = HorNet(SMALL, out_indices=(1, 3), out_norm_cfg=None)
-    assert not any(hasattr(raw, f'norm{i}') for i in range(4))
-    raw.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith('norm')})
-    raw.eval()
-    x = seeded_input(1, 3, 64, 64)
-    with torch.no_grad():
-        normed, unnormed = model(x), raw(x)
-        assert torch.allclose(normed[1], model.norm3(unnormed[1]), atol=1e-6)
-        assert torch.allclose(normed[0], model.norm1(unnormed[0]), atol=1e-6)
-    assert len(normed) == len(unnormed) == 2
-
-
 def test_layernorm2d_equals_official_formula():
     norm = LayerNorm2d(48)
     assert norm.eps == 1e-6 and set(norm.state_dict()) == {'weight', 'bias'}
@@ -531,30 +516,14 @@ def test_pretrained_gf_filter_resized_on_load(tmp_path, log_capture):
     assert outs[2].shape == (1, 128, 24, 24)
 
 
-def build_in_mmpretrain_scope(cfg):
-    """Build with mmpretrain's registry in its own scope (other tests may leave another scope)."""
-    from mmengine.registry import DefaultScope
-    from mmpretrain.registry import MODELS
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        return MODELS.build(cfg)
-
-
 def test_mmpretrain_image_classifier_layout():
     """Classification mode in an mmpretrain ImageClassifier: official ``norm``/``head`` are
     ``backbone.norm``/``head.fc``; the parameter count is the official one."""
 
-    def classifier(arch, num_classes, channels):
-        return build_in_mmpretrain_scope(
-            dict(
-                type='ImageClassifier',
-                backbone=dict(
-                    type='mmmoga.HorNet', arch=arch, with_cls_head=True, out_indices=(3, )),
-                neck=None,
-                head=dict(type='LinearClsHead', num_classes=num_classes, in_channels=channels)))
-
     with torch.device('meta'):
-        assert count(classifier('tiny', 1000, 512)) == 22_409_512
-    model = classifier(SMALL, 10, 256).eval()
+        assert count(mmpretrain_classifier(dict(type='mmmoga.HorNet', arch='tiny'), 1000,
+                                           512)) == 22_409_512
+    model = mmpretrain_classifier(dict(type='mmmoga.HorNet', arch=SMALL), 10, 256).eval()
     assert isinstance(model.backbone, HorNet)
     official = OrderedDict(seeded_state(model.backbone))
     official['head.weight'] = seeded_input(10, 256)

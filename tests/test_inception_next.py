@@ -6,14 +6,14 @@ on CPU with its timm imports stubbed: parameter counts, state-dict key counts, a
 ``inceptionnext_atto`` with the deterministic weights of :func:`deterministic_state_dict`
 (``FIXTURE_ATTO``; the official and this implementation agreed bit for bit on CPU).
 """
-import importlib.util
 import logging
-import os.path as osp
 import sys
 
 import pytest
 import torch
 from mmengine.logging import MMLogger
+from small_models import mmpretrain_classifier
+from tool_scripts import load_tool
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -48,15 +48,9 @@ FIXTURE_ATTO = [
     [-0.002656, 0.781394, -0.03139, 1.309308, -0.865791],
 ]
 
-_CONVERTER = osp.join(
-    osp.dirname(__file__), '..', 'tools', 'model_converters', 'inceptionnext_timm_to_official.py')
-
 
 def load_converter():
-    spec = importlib.util.spec_from_file_location('inceptionnext_timm_to_official', _CONVERTER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools/model_converters/inceptionnext_timm_to_official.py')
 
 
 class _Records(logging.Handler):
@@ -385,7 +379,7 @@ def test_bad_arguments_name_the_choices():
         InceptionNeXt(TINY, out_indices=(0, 5))
     with pytest.raises(ValueError, match=r'frozen_stages must be in \[-1, 3\]'):
         InceptionNeXt(TINY, frozen_stages=-2)
-    with pytest.raises(ValueError, match='must contain 3'):
+    with pytest.raises(ValueError, match='must include 3'):
         InceptionNeXt(TINY, with_cls_head=True, out_indices=(2, ))
     with pytest.raises(ValueError, match="'layer_wise' or 'stage_wise'"):
         InceptionNeXt(TINY).get_layer_id('stem.0.weight', 6, 'layerwise')
@@ -423,20 +417,8 @@ def test_get_layer_id():
     assert all(0 <= model.get_layer_id(n, 6) <= 7 for n, _ in model.named_parameters())
 
 
-def build_in_mmpretrain_scope(cfg):
-    """Build with mmpretrain's registry in its own scope (other tests may leave another scope)."""
-    from mmengine.registry import DefaultScope
-    from mmpretrain.registry import MODELS
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        return MODELS.build(cfg)
-
-
 def test_mmpretrain_image_classifier_reproduces_official_layout():
-    classifier = build_in_mmpretrain_scope(
-        dict(
-            type='ImageClassifier',
-            backbone=dict(type='InceptionNeXt', arch='atto', with_cls_head=True, out_indices=(3, )),
-            head=dict(type='LinearClsHead', num_classes=1000, in_channels=960)))
+    classifier = mmpretrain_classifier(dict(type='InceptionNeXt', arch='atto'), 1000, 960)
     assert n_params(classifier) == OFFICIAL['atto'][0]
     with torch.no_grad():
         logits = classifier.eval()(torch.rand(1, 3, 64, 64), mode='tensor')

@@ -10,6 +10,7 @@ used to get exactly-zero gradients under fp16: :func:`mmmoga.models.layers.layer
 import pytest
 import torch
 import torch.nn.functional as F
+from small_models import SMALL_SPECS
 from torch import nn
 
 import mmmoga  # noqa: F401  (registers everything)
@@ -18,15 +19,10 @@ from mmmoga.models.layers import gnconv as gnconv_module
 from mmmoga.models.layers import norm as norm_module
 from mmmoga.models.layers import scale as scale_module
 
-MOGA = dict(embed_dims=[16, 32, 48, 64], depths=[1, 2, 2, 1], ffn_ratios=[4, 4, 4, 4])
-HOR = dict(embed_dims=[16, 32, 64, 128], depths=[1, 1, 2, 1], orders=[2, 3, 4, 5])
-C2F = dict(embed_dims=[16, 32, 48, 64], depths=[1, 1, 2, 1], mlp_ratios=[4, 4, 4, 4], kernel_size=7)
-INCEP = dict(
-    embed_dims=[16, 32, 64, 128],
-    depths=[1, 1, 2, 1],
-    mlp_ratios=[4, 4, 4, 3],
-    band_kernel_size=11,
-    branch_ratio=0.125)
+# the small archs of tests/small_models.py
+MOGA, HOR, C2F, INCEP = (
+    SMALL_SPECS[name][1]['arch']
+    for name in ('moganet', 'hornet-7x7', 'conv2former', 'inceptionnext'))
 BACKBONES = {
     'moganet': lambda: MogaNet(MOGA, drop_path_rate=0.1),
     'moganet_attn_force_fp32': lambda: MogaNet(MOGA, drop_path_rate=0.1, attn_force_fp32=True),

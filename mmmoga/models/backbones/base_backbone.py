@@ -9,7 +9,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmmoga.utils.checkpoint import (extract_state_dict, load_checkpoint_file,
                                      load_state_dict_verbose)
-from ..layers import checkpoint_block, kernels_off
+from ..layers import build_out_norm, checkpoint_block, kernels_off
 from ..layers.switch import tracing
 
 
@@ -77,7 +77,11 @@ class BaseBackbone(BaseModule):
       load with ``weights_only=True`` (:mod:`mmmoga.utils.checkpoint`), ``.safetensors`` files
       with safetensors (never unpickled); ``sha256=`` in the ``init_cfg`` checks the file;
       ``unsafe_unpickle=True`` opts in to a full unpickle of that one (pickle) file;
-    * ``feature_info``: channels and reduction of each output (timm's convention).
+    * ``feature_info``: channels and reduction of each output (timm's convention);
+    * the shared parts of building and running the outputs: :meth:`drop_path_rates`, and for the
+      families with ``out_norm_cfg`` and ``with_cls_head`` (MogaNet has neither: its stage norms
+      ``norm{i + 1}`` are official keys) :meth:`set_cls_head`, :meth:`add_out_norms`,
+      :meth:`stage_output` and :meth:`output_modules`.
 
     Subclasses set ``arch_zoo``, ``arch_keys`` and ``num_stages`` and implement
     :meth:`stage_modules`.
@@ -112,6 +116,9 @@ class BaseBackbone(BaseModule):
     #: arguments of another name in other libraries -> what to write here (a clear error instead
     #: of "unexpected keyword argument")
     renamed_arguments: Dict[str, str] = {}
+    #: the attribute holding the classification form's head (:meth:`set_cls_head`); None: a
+    #: head without parameters
+    cls_head_name: Optional[str] = 'head'
 
     def __new__(cls, *args, **kwargs):
         renamed = sorted(set(kwargs) & set(cls.renamed_arguments))
@@ -199,10 +206,55 @@ class BaseBackbone(BaseModule):
                              f'images.')
 
     @staticmethod
-    def check_drop_path_rate(rate: float) -> None:
+    def drop_path_rates(rate: float, depths: Sequence[int]) -> List[List[float]]:
+        """Stochastic depth of each block, per stage: rising linearly from 0 at the first block to
+        ``rate`` at the last (the official rule of all four families)."""
         if not isinstance(rate, (int, float)) or not 0 <= rate < 1:
             raise ValueError(f'drop_path_rate must be a number in [0, 1) (the stochastic depth '
                              f'of the last block), got {rate!r}')
+        # explicit CPU device: python floats also when the model is built under a meta device
+        rates = torch.linspace(0, rate, sum(depths), device='cpu').tolist()
+        starts = [sum(depths[:i]) for i in range(len(depths))]
+        return [rates[start:start + depth] for start, depth in zip(starts, depths)]
+
+    def set_cls_head(self, with_cls_head: bool) -> None:
+        """Set ``with_cls_head``: the classification form returns the pooled output of the
+        family's classification head (:attr:`cls_head_name`, :meth:`pooled_output`) in place of
+        the last stage's, so ``out_indices`` must hold the last stage."""
+        last = self.num_stages - 1
+        if with_cls_head and last not in self.out_indices:
+            raise ValueError(f'with_cls_head=True returns the pooled classification-head output '
+                             f'as the stage-{last} output: out_indices must include {last}, got '
+                             f'{self.out_indices}')
+        self.with_cls_head = with_cls_head
+
+    def add_out_norms(self, out_norm_cfg: Optional[dict]) -> None:
+        """Add a norm ``norm{i}`` (:func:`~mmmoga.models.layers.build_out_norm`) for every dense
+        output ``i``; ``None`` adds none."""
+        if out_norm_cfg is None:
+            return
+        for i in self.out_indices:
+            if not self.output_is_pooled(i):
+                self.add_module(f'norm{i}', build_out_norm(out_norm_cfg, self.embed_dims[i]))
+
+    def stage_output(self, index: int, x: torch.Tensor) -> torch.Tensor:
+        """What :meth:`forward` returns for stage ``index``: the pooled classification output, or
+        the stage's features through their norm where :meth:`add_out_norms` added one."""
+        if self.output_is_pooled(index):
+            return self.pooled_output(x)
+        norm = getattr(self, f'norm{index}', None)
+        return x if norm is None else norm(x).contiguous()
+
+    def output_modules(self, index: int) -> List[nn.Module]:
+        """The modules :meth:`stage_output` runs for stage ``index`` (frozen with the stage)."""
+        modules = [getattr(self, f'norm{index}')] if hasattr(self, f'norm{index}') else []
+        if self.output_is_pooled(index) and self.cls_head_name is not None:
+            modules.append(getattr(self, self.cls_head_name))
+        return modules
+
+    def pooled_output(self, x: torch.Tensor) -> torch.Tensor:
+        """The classification form's ``(N, C)`` output from the last stage's features."""
+        raise NotImplementedError(f'{type(self).__name__} has no classification head')
 
     @classmethod
     def parse_arch(cls, arch: Union[str, dict]) -> dict:

@@ -14,8 +14,8 @@ import torch
 from torch import nn
 
 from mmmoga.registry import register_model
-from ..layers import (DropPath, LayerNorm2d, build_norm_layer, build_out_norm, conv2d_act,
-                      depthwise_conv2d, layer_scaled)
+from ..layers import (DropPath, LayerNorm2d, build_norm_layer, conv2d_act, depthwise_conv2d,
+                      layer_scaled)
 from ..layers.folding import FoldCounts, scale_output
 from .base_backbone import BaseBackbone, convnext_layer_id
 
@@ -234,11 +234,8 @@ class Conv2Former(BaseBackbone):
         if self.kernel_size % 2 != 1:
             raise ValueError(f'kernel_size must be odd (the official padding is k // 2), '
                              f'got {self.kernel_size}')
-        if with_cls_head and self.num_stages - 1 not in self.out_indices:
-            raise ValueError(f'with_cls_head=True returns the pooled head output as the stage-3 '
-                             f'output; out_indices must contain 3, got {self.out_indices}')
+        self.set_cls_head(with_cls_head)
         self.with_cp = with_cp
-        self.with_cls_head = with_cls_head
         norm_cfg = norm_cfg or dict(type='BN')
         if with_cls_head:
             self.classifier_prefixes = ('pred.', )
@@ -262,22 +259,15 @@ class Conv2Former(BaseBackbone):
                     nn.Conv2d(dims[i - 1], dims[i], 2, stride=2),
                 ))
 
-        # explicit CPU device: the rates are python floats also when building under a meta device
-        self.check_drop_path_rate(drop_path_rate)
-        dpr = torch.linspace(0, drop_path_rate, sum(depths), device='cpu').tolist()
-        self.stages = nn.ModuleList()
-        cursor = 0
-        for i, depth in enumerate(depths):
-            self.stages.append(
-                nn.Sequential(*[
-                    Conv2FormerBlock(dims[i], self.kernel_size, self.arch_settings['mlp_ratios'][i],
-                                     dpr[cursor + j], layer_scale_init_value) for j in range(depth)
-                ]))
-            cursor += depth
+        dpr = self.drop_path_rates(drop_path_rate, depths)
+        self.stages = nn.ModuleList([
+            nn.Sequential(*[
+                Conv2FormerBlock(dims[i], self.kernel_size, self.arch_settings['mlp_ratios'][i],
+                                 rate, layer_scale_init_value) for rate in dpr[i]
+            ]) for i in range(self.num_stages)
+        ])
 
-        for i in self.out_indices:
-            if out_norm_cfg is not None and not (with_cls_head and i == self.num_stages - 1):
-                self.add_module(f'norm{i}', build_out_norm(out_norm_cfg, dims[i]))
+        self.add_out_norms(out_norm_cfg)
         if with_cls_head:
             self.head = nn.Sequential(
                 nn.Conv2d(dims[-1], head_channels, 1),
@@ -287,12 +277,10 @@ class Conv2Former(BaseBackbone):
         self._freeze_stages()
 
     def stage_modules(self, index: int) -> List[nn.Module]:
-        modules = [self.downsample_layers[index], self.stages[index]]
-        if hasattr(self, f'norm{index}'):
-            modules.append(getattr(self, f'norm{index}'))
-        if self.with_cls_head and index == self.num_stages - 1:
-            modules.append(self.head)
-        return modules
+        return [self.downsample_layers[index], self.stages[index], *self.output_modules(index)]
+
+    def pooled_output(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(x).mean((2, 3))  # the official head runs on every pixel, then pools
 
     def filter_checkpoint(self, state_dict: dict) -> dict:
         """Drop the classifier and check that the checkpoint's kernel size is the model's."""
@@ -334,12 +322,7 @@ class Conv2Former(BaseBackbone):
             x = self.downsample_layers[i](x)
             x = self.run_blocks(self.stages[i], x)
             if i in self.out_indices:
-                if self.with_cls_head and i == self.num_stages - 1:
-                    outs.append(self.head(x).mean((2, 3)))
-                elif hasattr(self, f'norm{i}'):
-                    outs.append(getattr(self, f'norm{i}')(x).contiguous())
-                else:
-                    outs.append(x)
+                outs.append(self.stage_output(i, x))
             if i == self.out_indices[-1]:
                 break
         return tuple(outs)

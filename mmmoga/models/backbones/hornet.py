@@ -19,8 +19,7 @@ from torch import nn
 
 from mmmoga.registry import register_model
 from mmmoga.utils.checkpoint.state_dict import official_state_dict
-from ..layers import (DropPath, GnConv, LayerNorm2d, build_out_norm, layer_scaled,
-                      resize_complex_weight)
+from ..layers import DropPath, GnConv, LayerNorm2d, layer_scaled, resize_complex_weight
 from ..layers.folding import FoldCounts, scale_output
 from .base_backbone import BaseBackbone
 
@@ -184,6 +183,7 @@ class HorNet(BaseBackbone):
         'hornet_l_gf_384': dict(arch='l', mixer='gf', gf_sizes=((24, 13), (12, 7))),
     }
     classification_form = dict(with_cls_head=True, out_indices=(3, ))
+    cls_head_name = 'norm'  # the classification form's final LayerNorm (its head is mmpretrain's)
     renamed_arguments = {
         'gap_before_final_norm':
         "with_cls_head=True, out_indices=(3, ) (the classification form; "
@@ -217,9 +217,7 @@ class HorNet(BaseBackbone):
                  init_cfg: Union[dict, List[dict], None] = None):
         super().__init__(out_indices, frozen_stages, norm_eval, init_cfg, channels_last,
                          reference_ops)
-        if with_cls_head and self.num_stages - 1 not in self.out_indices:
-            raise ValueError(f'with_cls_head=True returns the pooled, normed last stage as the '
-                             f'stage-3 output: out_indices must include 3, got {self.out_indices}')
+        self.set_cls_head(with_cls_head)
         if mixer not in self.mixers:
             raise ValueError(f'Unknown HorNet mixer {mixer!r}; valid choices: {list(self.mixers)} '
                              f'(depth-wise 7x7, or global-local filter in stages 3-4)')
@@ -233,7 +231,6 @@ class HorNet(BaseBackbone):
         self.mixer = mixer
         self.gf_sizes = gf_sizes
         self.with_cp = with_cp
-        self.with_cls_head = with_cls_head
 
         dims = self.embed_dims
         self.downsample_layers = nn.ModuleList(
@@ -243,23 +240,17 @@ class HorNet(BaseBackbone):
                 nn.Sequential(
                     LayerNorm2d(dims[i - 1]), nn.Conv2d(dims[i - 1], dims[i], 2, stride=2)))
 
-        self.check_drop_path_rate(drop_path_rate)
-        dpr = torch.linspace(0, drop_path_rate, sum(depths), device='cpu').tolist()
+        dpr = self.drop_path_rates(drop_path_rate, depths)
         stage_mixers = ('dw', 'dw', mixer, mixer)
         stage_gf_sizes = ((14, 8), (14, 8)) + gf_sizes
-        self.stages = nn.ModuleList()
-        cursor = 0
-        for i in range(self.num_stages):
-            self.stages.append(
-                nn.Sequential(*[
-                    HorNetBlock(dims[i], orders[i], stage_mixers[i], stage_gf_sizes[i], dpr[
-                        cursor + j], layer_scale_init_value) for j in range(depths[i])
-                ]))
-            cursor += depths[i]
+        self.stages = nn.ModuleList([
+            nn.Sequential(*[
+                HorNetBlock(dims[i], orders[i], stage_mixers[i], stage_gf_sizes[i], rate,
+                            layer_scale_init_value) for rate in dpr[i]
+            ]) for i in range(self.num_stages)
+        ])
 
-        for i in self.out_indices:
-            if out_norm_cfg is not None and not (with_cls_head and i == self.num_stages - 1):
-                self.add_module(f'norm{i}', build_out_norm(out_norm_cfg, dims[i]))
+        self.add_out_norms(out_norm_cfg)
         if with_cls_head:
             self.norm = nn.LayerNorm(dims[-1], eps=1e-6)
 
@@ -274,12 +265,10 @@ class HorNet(BaseBackbone):
                 nn.init.zeros_(m.bias)
 
     def stage_modules(self, index: int) -> List[nn.Module]:
-        modules = [self.downsample_layers[index], self.stages[index]]
-        if hasattr(self, f'norm{index}'):
-            modules.append(getattr(self, f'norm{index}'))
-        if self.with_cls_head and index == self.num_stages - 1:
-            modules.append(self.norm)
-        return modules
+        return [self.downsample_layers[index], self.stages[index], *self.output_modules(index)]
+
+    def pooled_output(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x.mean((-2, -1)))
 
     def filter_checkpoint(self, state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
         """Drop the classifier (and, without ``with_cls_head``, the classification-only final
@@ -334,12 +323,7 @@ class HorNet(BaseBackbone):
             x = self.downsample_layers[i](x)
             x = self.run_blocks(self.stages[i], x)
             if i in self.out_indices:
-                if self.with_cls_head and i == self.num_stages - 1:
-                    outs.append(self.norm(x.mean((-2, -1))))
-                elif hasattr(self, f'norm{i}'):
-                    outs.append(getattr(self, f'norm{i}')(x).contiguous())
-                else:
-                    outs.append(x)
+                outs.append(self.stage_output(i, x))
             if i == self.out_indices[-1]:
                 break
         return tuple(outs)

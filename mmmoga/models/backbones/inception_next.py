@@ -20,7 +20,7 @@ from torch import nn
 
 from mmmoga.registry import register_model
 from mmmoga.utils.checkpoint.state_dict import official_state_dict
-from ..layers import DropPath, build_norm_layer, build_out_norm, conv2d_act, layer_scaled
+from ..layers import DropPath, build_norm_layer, conv2d_act, layer_scaled
 from ..layers.folding import FoldCounts, bn_affine, foldable_bn, scale_input, scale_output
 from .base_backbone import BaseBackbone, convnext_layer_id
 
@@ -266,11 +266,8 @@ class InceptionNeXt(BaseBackbone):
         if not 0 < branch_ratio <= 1 / 3:
             raise ValueError(f'branch_ratio must be in (0, 1/3] (three branches of '
                              f'int(C * ratio) channels each), got {branch_ratio}')
-        if with_cls_head and self.num_stages - 1 not in self.out_indices:
-            raise ValueError(f'with_cls_head=True returns the pooled head output as the stage-3 '
-                             f'output; out_indices must contain 3, got {self.out_indices}')
+        self.set_cls_head(with_cls_head)
         self.with_cp = with_cp
-        self.with_cls_head = with_cls_head
         norm_cfg = norm_cfg or dict(type='BN')
         if with_cls_head:
             self.classifier_prefixes = ('head.fc2.', )
@@ -280,37 +277,31 @@ class InceptionNeXt(BaseBackbone):
             nn.Conv2d(in_channels, dims[0], 4, stride=4),
             build_norm_layer(norm_cfg, dims[0])[1],
         )
-        # explicit CPU device: the rates are python floats also when building under a meta device
-        self.check_drop_path_rate(drop_path_rate)
-        dpr = torch.linspace(0, drop_path_rate, sum(depths), device='cpu').split(depths)
+        dpr = self.drop_path_rates(drop_path_rate, depths)
         self.stages = nn.ModuleList([
             InceptionNeXtStage(
                 dims[i - 1] if i else dims[0],
                 dims[i],
                 depth,
                 downsample=i > 0,
-                drop_path_rates=dpr[i].tolist(),
+                drop_path_rates=dpr[i],
                 norm_cfg=norm_cfg,
                 mlp_ratio=self.arch_settings['mlp_ratios'][i],
                 band_kernel_size=self.arch_settings['band_kernel_size'],
                 branch_ratio=branch_ratio,
                 layer_scale_init_value=layer_scale_init_value) for i, depth in enumerate(depths)
         ])
-        for i in self.out_indices:
-            if out_norm_cfg is not None and not (with_cls_head and i == self.num_stages - 1):
-                self.add_module(f'norm{i}', build_out_norm(out_norm_cfg, dims[i]))
+        self.add_out_norms(out_norm_cfg)
         if with_cls_head:
             self.head = MlpPreLogits(dims[-1], head_mlp_ratio, drop_rate)
         self._freeze_stages()
 
     def stage_modules(self, index: int) -> List[nn.Module]:
         modules = [self.stem] if index == 0 else []
-        modules.append(self.stages[index])
-        if hasattr(self, f'norm{index}'):
-            modules.append(getattr(self, f'norm{index}'))
-        if self.with_cls_head and index == self.num_stages - 1:
-            modules.append(self.head)
-        return modules
+        return modules + [self.stages[index], *self.output_modules(index)]
+
+    def pooled_output(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(x)  # MlpPreLogits pools first
 
     def output_channels(self, index: int) -> int:
         if self.output_is_pooled(index):
@@ -345,12 +336,7 @@ class InceptionNeXt(BaseBackbone):
         for i, stage in enumerate(self.stages):
             x = self.run_blocks(stage.blocks, stage.downsample(x))
             if i in self.out_indices:
-                if self.with_cls_head and i == self.num_stages - 1:
-                    outs.append(self.head(x))
-                elif hasattr(self, f'norm{i}'):
-                    outs.append(getattr(self, f'norm{i}')(x).contiguous())
-                else:
-                    outs.append(x)
+                outs.append(self.stage_output(i, x))
             if i == self.out_indices[-1]:
                 break
         return tuple(outs)

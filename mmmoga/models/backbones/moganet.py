@@ -424,20 +424,17 @@ class MogaNet(BaseBackbone):
         self.with_cp = with_cp
         norm_cfg = norm_cfg or dict(type='BN')
 
-        self.check_drop_path_rate(drop_path_rate)
-        dpr = torch.linspace(0, drop_path_rate, sum(depths), device='cpu').tolist()
-        cursor = 0
-        for i, (dims, depth) in enumerate(zip(self.embed_dims, depths)):
+        dpr = self.drop_path_rates(drop_path_rate, depths)
+        for i, dims in enumerate(self.embed_dims):
             if i == 0:
                 patch_embed = StackConvPatchEmbed(in_channels, dims, norm_cfg)
             else:
                 patch_embed = ConvPatchEmbed(self.embed_dims[i - 1], dims, norm_cfg)
             blocks = nn.ModuleList([
-                MogaBlock(dims, self.arch_settings['ffn_ratios'][i], drop_rate, dpr[cursor + j],
+                MogaBlock(dims, self.arch_settings['ffn_ratios'][i], drop_rate, rate,
                           layer_scale_init_value, norm_cfg, attn_force_fp32, reference_ops)
-                for j in range(depth)
+                for rate in dpr[i]
             ])
-            cursor += depth
             self.add_module(f'patch_embed{i + 1}', patch_embed)
             self.add_module(f'blocks{i + 1}', blocks)
             self.add_module(f'norm{i + 1}', build_norm_layer(norm_cfg, dims)[1])
