@@ -1,6 +1,7 @@
 """Numeric helpers of the backbone tests: RNG-free weights and inputs for the numeric fixtures
 (values depend only on key names and sizes, so the fixtures do not change with torch's random
-generator), scales and BN statistics pushed far from their init, and the relative error."""
+generator), scales and BN statistics pushed far from their init, the relative error, and a release
+loaded through ``init_cfg`` with its outputs compared bit for bit."""
 import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
@@ -88,3 +89,20 @@ def randomise(model: nn.Module,
 def relative_error(outs, refs):
     """The largest ``max |o - r| / max |r|`` over pairs of tensors."""
     return max(((o - r).abs().max() / r.abs().max()).item() for o, r in zip(outs, refs))
+
+
+def load_pretrained(backbone, path, *args, **kwargs):
+    """``backbone(*args, **kwargs)`` initialised from the file at ``path`` through
+    ``init_cfg=dict(type='Pretrained')``, as a config loads a release; in eval mode."""
+    model = backbone(*args, init_cfg=dict(type='Pretrained', checkpoint=str(path)), **kwargs)
+    model.init_weights()
+    return model.eval()
+
+
+def assert_same_outputs(expected, model, x):
+    """Every output of ``model(x)`` equals that of ``expected(x)`` bit for bit."""
+    with torch.no_grad():
+        wanted, got = expected(x), model(x)
+    assert len(wanted) == len(got)
+    for a, b in zip(wanted, got):
+        assert torch.equal(a, b)

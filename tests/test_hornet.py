@@ -24,6 +24,7 @@ from torch import nn
 from mmmoga.converters import unwrap_state_dict
 from mmmoga.models.backbones import HorNet
 from mmmoga.models.layers import GlobalLocalFilter, GnConv, LayerNorm2d, resize_complex_weight
+from numeric_fixtures import assert_same_outputs, load_pretrained
 
 SMALL = dict(embed_dims=[32, 64, 128, 256], depths=[1, 1, 2, 1], orders=[2, 3, 4, 5])
 GF384 = ((24, 13), (12, 7))
@@ -446,13 +447,8 @@ def test_pretrained_official_layout_round_trip(tmp_path, log_capture, mixer):
     state['head.bias'] = torch.zeros(10)
     path = str(tmp_path / 'hornet.pth')
     save_official(state, path)
-    model = HorNet(SMALL, mixer=mixer, init_cfg=dict(type='Pretrained', checkpoint=path))
-    model.init_weights()
-    model.eval()
-    x = seeded_input(1, 3, 96, 80)
-    with torch.no_grad():
-        for a, b in zip(source(x), model(x)):
-            assert torch.equal(a, b)
+    model = load_pretrained(HorNet, path, SMALL, mixer=mixer)
+    assert_same_outputs(source, model, seeded_input(1, 3, 96, 80))
     assert not log_capture.messages(logging.WARNING)
 
 
@@ -463,16 +459,8 @@ def test_pretrained_classification_mode(tmp_path, log_capture):
     state['head.bias'] = torch.zeros(10)
     path = str(tmp_path / 'hornet_cls.pth')
     save_official(state, path)
-    model = HorNet(
-        SMALL,
-        mixer='gf',
-        with_cls_head=True,
-        out_indices=(3, ),
-        init_cfg=dict(type='Pretrained', checkpoint=path))
-    model.init_weights()
-    x = seeded_input(2, 3, 64, 64)
-    with torch.no_grad():
-        assert torch.equal(source(x)[0], model.eval()(x)[0])
+    model = load_pretrained(HorNet, path, SMALL, mixer='gf', with_cls_head=True, out_indices=(3, ))
+    assert_same_outputs(source, model, seeded_input(2, 3, 64, 64))
     assert not log_capture.messages(logging.WARNING)
 
 
@@ -582,16 +570,8 @@ def test_converter_classification_checkpoint(tmp_path):
     # the converted file loads through init_cfg and gives the same outputs
     path = str(tmp_path / 'converted.pth')
     torch.save({'model': converted}, path)
-    model = HorNet(
-        SMALL,
-        mixer='gf',
-        with_cls_head=True,
-        out_indices=(3, ),
-        init_cfg=dict(type='Pretrained', checkpoint=path))
-    model.init_weights()
-    x = seeded_input(1, 3, 64, 64)
-    with torch.no_grad():
-        assert torch.equal(model.eval()(x)[0], source(x)[0])
+    model = load_pretrained(HorNet, path, SMALL, mixer='gf', with_cls_head=True, out_indices=(3, ))
+    assert_same_outputs(source, model, seeded_input(1, 3, 64, 64))
 
 
 def test_converter_dense_checkpoint_and_errors():

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from mmmoga.models import MogaNet
-from numeric_fixtures import randomise, relative_error
+from numeric_fixtures import assert_same_outputs, load_pretrained, randomise, relative_error
 
 # official counts (architectures.md 1.1 and 1.5): dense params (no head), classification params,
 # number of state-dict keys of the classification model (BN buffers included)
@@ -157,13 +157,8 @@ def test_pretrained_official_checkpoint_loads_without_conversion(tmp_path, wrap,
             m.running_var.uniform_(0.5, 2)
     path = official_checkpoint(source, tmp_path, wrap)
 
-    model = MogaNet(SMALL_ARCH, init_cfg=dict(type='Pretrained', checkpoint=path))
-    model.init_weights()
-    model.eval()
-    x = torch.randn(1, 3, 64, 64)
-    with torch.no_grad():
-        for a, b in zip(source(x), model(x)):
-            torch.testing.assert_close(a, b, rtol=0, atol=0)
+    model = load_pretrained(MogaNet, path, SMALL_ARCH)
+    assert_same_outputs(source, model, torch.randn(1, 3, 64, 64))
     text = '\n'.join(mm_log)
     assert f'Loaded {len(source.state_dict())} tensors into MogaNet from {path}' in text
     assert 'Missing keys' not in text and 'Unexpected keys' not in text
@@ -237,14 +232,8 @@ def test_extract_backbone_converter(tmp_path):
                    cwd=__file__.rsplit('/tests/', 1)[0])
     saved = torch.load(tmp_path / 'backbone.pth', weights_only=True)['state_dict']
     assert set(saved) == set(source.state_dict())
-    model = MogaNet(
-        SMALL_ARCH, init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'backbone.pth')))
-    model.init_weights()
-    model.eval()
-    x = torch.randn(1, 3, 64, 64)
-    with torch.no_grad():
-        for a, b in zip(source(x), model(x)):
-            torch.testing.assert_close(a, b, rtol=0, atol=0)
+    model = load_pretrained(MogaNet, tmp_path / 'backbone.pth', SMALL_ARCH)
+    assert_same_outputs(source, model, torch.randn(1, 3, 64, 64))
 
 
 # ------------------------------------------------------------- attn_force_fp32 (architectures 1.4)
