@@ -14,16 +14,37 @@ if not torch.cuda.is_available():
 from mmengine.logging import MMLogger  # noqa: E402
 
 
+class CapturedLog(list):
+    """What a logger logged: its messages (a list of str), with their levels."""
+
+    def __init__(self):
+        super().__init__()
+        self.levels = []
+
+    def add(self, record: logging.LogRecord) -> None:
+        self.append(record.getMessage())
+        self.levels.append(record.levelno)
+
+    def at_least(self, level: int) -> list:
+        """The messages of ``level`` or above (``logging.WARNING``: warnings and errors)."""
+        return [message for message, at in zip(self, self.levels) if at >= level]
+
+    def clear(self) -> None:
+        super().clear()
+        self.levels.clear()
+
+
 @pytest.fixture
 def mm_log():
-    """A fresh MMLogger made mmengine's current logger; yields the list of its messages."""
-    logger = MMLogger.get_instance(f'test_{uuid.uuid4().hex}')
-    messages = []
+    """A fresh MMLogger made mmengine's current logger; yields a :class:`CapturedLog` of what it
+    logs."""
+    logger = MMLogger.get_instance(f'test_{uuid.uuid4().hex}', log_level='INFO')
+    messages = CapturedLog()
 
     class Collect(logging.Handler):
 
         def emit(self, record):
-            messages.append(record.getMessage())
+            messages.add(record)
 
     handler = Collect(level=logging.DEBUG)
     logger.addHandler(handler)

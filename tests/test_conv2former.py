@@ -9,7 +9,6 @@ import logging
 
 import pytest
 import torch
-from mmengine.logging import MMLogger
 from small_models import mmpretrain_classifier
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -41,24 +40,6 @@ FIXTURE_N = [
     [-0.000642, 0.584121, -0.651254, -0.233453, -0.30704],
     [0.000401, 0.541107, -0.625654, -0.608669, -0.251652],
 ]
-
-
-class _Records(logging.Handler):
-
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.records = []
-
-    def emit(self, record):
-        self.records.append(record)
-
-
-def _fresh_logger(name):
-    logger = MMLogger.get_instance(name, log_level='INFO')  # becomes the current instance
-    handler = _Records()
-    logger.addHandler(handler)
-    return handler
-
 
 # ------------------------------------------------------------------------------------ structure
 
@@ -201,7 +182,7 @@ def _official_checkpoint(model, with_classifier=True):
 
 
 @pytest.mark.parametrize('layout', ['state_dict', 'raw', 'backbone', 'state_dict_ema'])
-def test_pretrained_official_layout_loads(tmp_path, layout):
+def test_pretrained_official_layout_loads(tmp_path, layout, mm_log):
     source = Conv2Former(TINY)
     source.init_weights()
     source.load_state_dict(deterministic_state_dict(source.state_dict()))
@@ -215,15 +196,13 @@ def test_pretrained_official_layout_loads(tmp_path, layout):
     path = str(tmp_path / 'c2f.pth')
     torch.save(checkpoint, path)
 
-    records = _fresh_logger(f'test_c2f_{layout}')
     model = Conv2Former(
         TINY,
         out_norm_cfg=dict(type='LN2d'),
         init_cfg=dict(type='Pretrained', checkpoint=path, use_ema=layout == 'state_dict_ema'))
     model.init_weights()
-    warnings = [r.getMessage() for r in records.records if r.levelno >= logging.WARNING]
-    assert warnings == []
-    infos = ' '.join(r.getMessage() for r in records.records)
+    assert mm_log.at_least(logging.WARNING) == []
+    infos = ' '.join(mm_log)
     assert 'norm0.weight' in infos  # the new output norms are reported as freshly initialised
     for key, value in source.state_dict().items():
         assert torch.equal(model.state_dict()[key], value), key
@@ -238,13 +217,13 @@ def test_pretrained_official_layout_loads(tmp_path, layout):
         torch.testing.assert_close(model(x)[3], model.norm3(y))
 
     # classification mode keeps head.* and drops only pred.*
-    records = _fresh_logger(f'test_c2f_cls_{layout}')
+    mm_log.clear()
     cls = Conv2Former(
         TINY,
         with_cls_head=True,
         init_cfg=dict(type='Pretrained', checkpoint=path, use_ema=layout == 'state_dict_ema'))
     cls.init_weights()
-    assert [r for r in records.records if r.levelno >= logging.WARNING] == []
+    assert mm_log.at_least(logging.WARNING) == []
     assert torch.equal(cls.head[0].weight, sd['head.0.weight'])
     assert torch.equal(cls.head[2].bias, sd['head.2.bias'])
 

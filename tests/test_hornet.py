@@ -11,13 +11,11 @@ Reference numbers:
   (section 2.7).
 """
 import logging
-import uuid
 from collections import OrderedDict
 
 import pytest
 import torch
 import torch.nn.functional as F
-from mmengine.logging import MMLogger
 from small_models import mmpretrain_classifier
 from torch import nn
 
@@ -85,19 +83,6 @@ def summary(t: torch.Tensor) -> list:
     return [t.abs().mean().item()] + flat[index].tolist()
 
 
-class LogCapture(logging.Handler):
-
-    def __init__(self):
-        super().__init__(level=logging.DEBUG)
-        self.records = []
-
-    def emit(self, record):
-        self.records.append(record)
-
-    def messages(self, level):
-        return [r.getMessage() for r in self.records if r.levelno == level]
-
-
 @pytest.fixture(scope='module', autouse=True)
 def single_thread():
     """One intra-op thread: these models are tiny, and on a busy 2-core machine a second
@@ -106,16 +91,6 @@ def single_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-@pytest.fixture
-def log_capture():
-    """Make a fresh MMLogger the current instance and capture what it logs."""
-    logger = MMLogger.get_instance(f'test_hornet_{uuid.uuid4().hex}', log_level='INFO')
-    handler = LogCapture()
-    logger.addHandler(handler)
-    yield handler
-    logger.removeHandler(handler)
 
 
 def load_converter():
@@ -438,7 +413,7 @@ def save_official(state, path, prefix='module.'):
 
 
 @pytest.mark.parametrize('mixer', ['dw', 'gf'])
-def test_pretrained_official_layout_round_trip(tmp_path, log_capture, mixer):
+def test_pretrained_official_layout_round_trip(tmp_path, mm_log, mixer):
     source = small(mixer=mixer).eval()
     state = OrderedDict(source.state_dict())
     state['norm.weight'] = torch.ones(256)  # classification-only parts of an official file
@@ -449,10 +424,10 @@ def test_pretrained_official_layout_round_trip(tmp_path, log_capture, mixer):
     save_official(state, path)
     model = load_pretrained(HorNet, path, SMALL, mixer=mixer)
     assert_same_outputs(source, model, seeded_input(1, 3, 96, 80))
-    assert not log_capture.messages(logging.WARNING)
+    assert not mm_log.at_least(logging.WARNING)
 
 
-def test_pretrained_classification_mode(tmp_path, log_capture):
+def test_pretrained_classification_mode(tmp_path, mm_log):
     source = small(mixer='gf', with_cls_head=True, out_indices=(3, )).eval()
     state = OrderedDict(source.state_dict())
     state['head.weight'] = torch.zeros(10, 256)
@@ -461,31 +436,31 @@ def test_pretrained_classification_mode(tmp_path, log_capture):
     save_official(state, path)
     model = load_pretrained(HorNet, path, SMALL, mixer='gf', with_cls_head=True, out_indices=(3, ))
     assert_same_outputs(source, model, seeded_input(2, 3, 64, 64))
-    assert not log_capture.messages(logging.WARNING)
+    assert not mm_log.at_least(logging.WARNING)
 
 
-def test_imagenet_checkpoint_into_dense_model_reports_fresh_norms(tmp_path, log_capture):
+def test_imagenet_checkpoint_into_dense_model_reports_fresh_norms(tmp_path, mm_log):
     source = small(with_cls_head=True, out_indices=(3, ))
     path = str(tmp_path / 'in1k.pth')
     save_official(source.state_dict(), path, prefix='')
     model = HorNet(SMALL, init_cfg=dict(type='Pretrained', checkpoint=path))
     model.init_weights()
-    assert not log_capture.messages(logging.WARNING)
-    info = '\n'.join(log_capture.messages(logging.INFO))
+    assert not mm_log.at_least(logging.WARNING)
+    info = '\n'.join(mm_log.at_least(logging.INFO))
     assert all(f'norm{i}.weight' in info for i in range(4))
     assert 'norm.weight' in info  # dropped, said so
     assert torch.equal(model.norm2.weight, torch.ones(128))
     assert torch.equal(model.stages[2][1].gamma2, source.stages[2][1].gamma2)
 
 
-def test_pretrained_gf_filter_resized_on_load(tmp_path, log_capture):
+def test_pretrained_gf_filter_resized_on_load(tmp_path, mm_log):
     source = small(mixer='gf')  # (14, 8) / (7, 4)
     path = str(tmp_path / 'gf224.pth')
     save_official(source.state_dict(), path)
     model = HorNet(
         SMALL, mixer='gf', gf_sizes=GF384, init_cfg=dict(type='Pretrained', checkpoint=path))
     model.init_weights()
-    assert not log_capture.messages(logging.WARNING)
+    assert not mm_log.at_least(logging.WARNING)
     for key, shape in [('stages.2.0.gnconv.dwconv.complex_weight', (120, 24, 13, 2)),
                        ('stages.2.1.gnconv.dwconv.complex_weight', (120, 24, 13, 2)),
                        ('stages.3.0.gnconv.dwconv.complex_weight', (248, 12, 7, 2))]:
@@ -498,7 +473,7 @@ def test_pretrained_gf_filter_resized_on_load(tmp_path, log_capture):
         assert torch.allclose(loaded, expected)
         assert torch.equal(loaded[:, 0, 0], src[:, 0, 0])
         assert torch.equal(loaded[:, -1, -1], src[:, -1, -1])
-        assert any(key in m and 'Resized' in m for m in log_capture.messages(logging.INFO))
+        assert any(key in m and 'Resized' in m for m in mm_log.at_least(logging.INFO))
     with torch.no_grad():
         outs = model.eval()(seeded_input(1, 3, 384, 384))
     assert outs[2].shape == (1, 128, 24, 24)

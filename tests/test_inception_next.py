@@ -11,7 +11,6 @@ import sys
 
 import pytest
 import torch
-from mmengine.logging import MMLogger
 from small_models import mmpretrain_classifier
 from tool_scripts import load_tool
 from torch import nn
@@ -51,27 +50,6 @@ FIXTURE_ATTO = [
 
 def load_converter():
     return load_tool('tools/model_converters/inceptionnext_timm_to_official.py')
-
-
-class _Records(logging.Handler):
-
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.records = []
-
-    def emit(self, record):
-        self.records.append(record)
-
-
-def _fresh_logger(name):
-    logger = MMLogger.get_instance(name, log_level='INFO')  # becomes the current instance
-    handler = _Records()
-    logger.addHandler(handler)
-    return handler
-
-
-def _warnings(records):
-    return [r.getMessage() for r in records.records if r.levelno >= logging.WARNING]
 
 
 # ------------------------------------------------------------------------------------ structure
@@ -225,7 +203,7 @@ def _official_checkpoint(model):
 
 
 @pytest.mark.parametrize('layout', ['raw', 'state_dict', 'backbone'])
-def test_pretrained_official_layout_loads(tmp_path, layout):
+def test_pretrained_official_layout_loads(tmp_path, layout, mm_log):
     source = InceptionNeXt(TINY)
     source.load_state_dict(deterministic_state_dict(source.state_dict()))
     sd = _official_checkpoint(source)
@@ -238,15 +216,14 @@ def test_pretrained_official_layout_loads(tmp_path, layout):
     path = str(tmp_path / 'inx.pth')
     torch.save(checkpoint, path)
 
-    records = _fresh_logger(f'test_inx_{layout}')
     model = InceptionNeXt(
         TINY,
         norm_cfg=dict(type='SyncBN'),
         out_norm_cfg=dict(type='SyncBN'),
         init_cfg=dict(type='Pretrained', checkpoint=path))
     model.init_weights()
-    assert _warnings(records) == []
-    infos = ' '.join(r.getMessage() for r in records.records)
+    assert mm_log.at_least(logging.WARNING) == []
+    infos = ' '.join(mm_log)
     assert 'norm3.running_var' in infos  # new output norms are reported as freshly initialised
     for key, value in source.state_dict().items():
         assert torch.equal(model.state_dict()[key], value), key
@@ -258,10 +235,10 @@ def test_pretrained_official_layout_loads(tmp_path, layout):
             assert torch.equal(a, b)
 
     # classification mode keeps head.fc1/head.norm and drops only head.fc2
-    records = _fresh_logger(f'test_inx_cls_{layout}')
+    mm_log.clear()
     cls = InceptionNeXt(TINY, with_cls_head=True, init_cfg=dict(type='Pretrained', checkpoint=path))
     cls.init_weights()
-    assert _warnings(records) == []
+    assert mm_log.at_least(logging.WARNING) == []
     assert torch.equal(cls.head.fc1.weight, sd['head.fc1.weight'])
     assert torch.equal(cls.head.norm.bias, sd['head.norm.bias'])
     with torch.no_grad():
@@ -341,7 +318,7 @@ def test_converter_layouts():
         })
 
 
-def test_converter_cli_output_loads(tmp_path, monkeypatch):
+def test_converter_cli_output_loads(tmp_path, monkeypatch, mm_log):
     conv = load_converter()
     source = InceptionNeXt(TINY)
     source.load_state_dict(deterministic_state_dict(source.state_dict()))
@@ -353,10 +330,10 @@ def test_converter_cli_output_loads(tmp_path, monkeypatch):
     conv.main()
     converted = torch.load(dst, weights_only=True)
     assert set(converted) == set(sd)
-    records = _fresh_logger('test_inx_converted')
+    mm_log.clear()
     model = InceptionNeXt(TINY, init_cfg=dict(type='Pretrained', checkpoint=dst))
     model.init_weights()
-    assert _warnings(records) == []
+    assert mm_log.at_least(logging.WARNING) == []
     x = torch.rand(1, 3, 64, 64)
     with torch.no_grad():
         for a, b in zip(model.eval()(x), source.eval()(x)):
