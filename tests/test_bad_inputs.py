@@ -8,7 +8,7 @@ import uuid
 import pytest
 import torch
 from mmengine.config import Config
-from tool_scripts import run_tool
+from tool_scripts import cfg_options, run_tool, toy_data_options
 
 from mmmoga.datasets import make_coco_instances
 from mmmoga.models import Conv2Former, HorNet, InceptionNeXt, MogaNet
@@ -290,10 +290,7 @@ def test_good_toy_dataset_passes_the_checks(toy_data):
 
 
 def data_options(root):
-    return ['--cfg-options'] + [
-        f'{loader}.dataset.data_root={root}/'
-        for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')
-    ]
+    return ['--cfg-options', *cfg_options(toy_data_options(root, coco=False))]
 
 
 def tool_case(kind, tmp_path, toy_data):

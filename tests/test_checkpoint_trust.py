@@ -20,7 +20,7 @@ from mmengine.logging import HistoryBuffer
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import CheckpointLoader
-from tool_scripts import run_tool
+from tool_scripts import cfg_options, run_tool, toy_data_options
 from torch import nn
 from torch.utils.data import Dataset
 
@@ -549,14 +549,10 @@ def toy_run(tmp_path_factory):
 
 
 def toy_options(data_root):
-    ann = osp.join(data_root, 'annotations/instances_val.json')
-    return [
-        f'{loader}.dataset.data_root={data_root}'
-        for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')
-    ] + [
-        f'val_evaluator.ann_file={ann}', f'test_evaluator.ann_file={ann}',
-        'train_cfg.val_interval=10', 'default_hooks.logger.interval=1'
-    ]
+    return cfg_options({
+        **toy_data_options(data_root), 'train_cfg.val_interval': 10,
+        'default_hooks.logger.interval': 1
+    })
 
 
 def test_real_detector_checkpoint_holds_only_allow_listed_classes(toy_run):

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 from mmengine.runner import Runner
+from tool_scripts import toy_data_options
 
 from mmmoga.datasets import make_coco_instances
 
@@ -76,13 +77,8 @@ def toy_coco(tmp_path_factory):
 
 
 def toy_options(data_root, epochs):
-    ann = osp.join(data_root, 'annotations/instances_val.json')
     return {
-        'train_dataloader.dataset.data_root': data_root,
-        'val_dataloader.dataset.data_root': data_root,
-        'test_dataloader.dataset.data_root': data_root,
-        'val_evaluator.ann_file': ann,
-        'test_evaluator.ann_file': ann,
+        **toy_data_options(data_root),
         'train_cfg.max_epochs': epochs,
         'train_cfg.val_interval': epochs + 1,  # evaluated once, after training, by the test
         'default_hooks.checkpoint.interval': epochs,

@@ -8,6 +8,7 @@ import subprocess
 import pytest
 from mmengine.config import Config
 from mmengine.runner import Runner
+from tool_scripts import cfg_options, toy_data_options
 
 from mmmoga.datasets import make_coco_instances
 
@@ -24,13 +25,8 @@ def toy_coco(tmp_path_factory):
 
 
 def toy_options(data_root):
-    ann = osp.join(data_root, 'annotations/instances_val.json')
     return {
-        'train_dataloader.dataset.data_root': data_root,
-        'val_dataloader.dataset.data_root': data_root,
-        'test_dataloader.dataset.data_root': data_root,
-        'val_evaluator.ann_file': ann,
-        'test_evaluator.ann_file': ann,
+        **toy_data_options(data_root),
         'train_cfg.max_epochs': 2,
         'train_cfg.val_interval': 2,
         'default_hooks.checkpoint.interval': 1,
@@ -53,7 +49,7 @@ def test_toy_mask_rcnn_trains_and_evaluates(toy_coco, tmp_path, config):
 
 
 def test_dist_train_two_cpu_processes_then_resume(toy_coco, tmp_path):
-    options = [f'{k}={v}' for k, v in toy_options(toy_coco).items()]
+    options = cfg_options(toy_options(toy_coco))
     env = dict(os.environ, PORT=str(random.randint(20000, 40000)), OMP_NUM_THREADS='1')
     command = [
         'bash',

@@ -11,6 +11,7 @@ import sys
 import mmcv
 import numpy as np
 import pytest
+from tool_scripts import cfg_options, toy_data_options
 
 from mmmoga.datasets import make_ade20k
 
@@ -43,11 +44,7 @@ def majority_class_baseline(data_root):
 
 
 def data_options(data_root):
-    root = data_root.rstrip('/') + '/'
-    return [
-        f'{loader}.dataset.data_root={root}'
-        for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')
-    ]
+    return cfg_options(toy_data_options(data_root, coco=False))
 
 
 def run(*args, **kwargs):

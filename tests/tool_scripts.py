@@ -1,11 +1,13 @@
 """The command lines of ``tools/`` as the tests use them: loaded as modules, or their ``main()`` run
-in this process with ``sys.argv`` set as ``python tools/... argv`` would set it."""
+in this process with ``sys.argv`` set as ``python tools/... argv`` would set it; and the config
+options that point a toy config at toy data made by the test."""
 import importlib.util
 import os.path as osp
 import sys
 import uuid
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
 def load_tool(script: str):
@@ -26,3 +28,20 @@ def run_tool(script: str, argv: list):
         return module.main()
     finally:
         sys.argv = old_argv
+
+
+def toy_data_options(data_root, coco: bool = True) -> dict:
+    """Config options (``merge_from_dict`` keys) that point a toy config at data made under
+    ``data_root``: the three loaders' ``data_root`` and, for COCO data, the evaluators'
+    annotation file."""
+    root = str(data_root).rstrip('/') + '/'
+    options = {f'{loader}.dataset.data_root': root for loader in LOADERS}
+    if coco:
+        ann = osp.join(root, 'annotations/instances_val.json')
+        options.update({'val_evaluator.ann_file': ann, 'test_evaluator.ann_file': ann})
+    return options
+
+
+def cfg_options(options: dict) -> list:
+    """``options`` as the ``key=value`` words of a command line's ``--cfg-options``."""
+    return [f'{key}={value}' for key, value in options.items()]
