@@ -247,7 +247,8 @@ class BaseBackbone(BaseModule):
 
     def output_modules(self, index: int) -> List[nn.Module]:
         """The modules :meth:`stage_output` runs for stage ``index`` (frozen with the stage)."""
-        modules = [getattr(self, f'norm{index}')] if hasattr(self, f'norm{index}') else []
+        norm = getattr(self, f'norm{index}', None)
+        modules = [] if norm is None else [norm]
         if self.output_is_pooled(index) and self.cls_head_name is not None:
             modules.append(getattr(self, self.cls_head_name))
         return modules

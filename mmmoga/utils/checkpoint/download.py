@@ -16,7 +16,7 @@ import torch.distributed as torch_dist
 from mmengine.dist import get_dist_info
 from mmengine.logging import MMLogger
 
-from mmmoga.model_zoo import SEAFILE_SHARE
+from mmmoga import model_zoo
 from .errors import CheckpointError, CheckpointNotFoundError, ChecksumError
 
 _HF_FILE = re.compile(r'^/([^/]+)/([^/]+)/(?:resolve|blob)/([^/]+)/(.+)$')
@@ -30,7 +30,6 @@ def _safe_name(name: str) -> str:
 def release(url: Optional[str] = None, file: Optional[str] = None) -> dict:
     """The metafiles' release record of ``url`` or ``file`` (:func:`mmmoga.model_zoo
     .find_release`); ``{}`` where none is listed or no metafiles are found."""
-    from mmmoga import model_zoo
     return model_zoo.find_release(url, file=file) or {}
 
 
@@ -51,7 +50,7 @@ def cache_file_name(url: str) -> str:
         return named
     parsed = urlparse(url)
     path = parsed.path
-    share = SEAFILE_SHARE.match(path)
+    share = model_zoo.SEAFILE_SHARE.match(path)
     if share:
         host = 'tsinghua' if parsed.netloc.endswith('tsinghua.edu.cn') else 'seafile'
         return f'{host}_{share.group(1)}.pth'
@@ -72,7 +71,7 @@ def _download_url(url: str) -> str:
     """The URL to fetch: Seafile share links need ``dl=1``; Hugging Face ``blob`` pages are the
     HTML view of the file, ``resolve`` is the file."""
     parsed = urlparse(url)
-    if SEAFILE_SHARE.match(parsed.path) and 'dl=1' not in parsed.query:
+    if model_zoo.SEAFILE_SHARE.match(parsed.path) and 'dl=1' not in parsed.query:
         return parsed._replace(query='dl=1').geturl()
     hf_file = _HF_FILE.match(parsed.path)
     if hf_file and '/blob/' in parsed.path:
