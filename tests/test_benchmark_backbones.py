@@ -11,11 +11,12 @@ from tool_scripts import ROOT, load_tool
 
 from mmmoga import benchmark
 
-SCRIPT = osp.join(ROOT, 'tools', 'analysis', 'benchmark_backbones.py')
+SCRIPT_NAME = 'tools/analysis/benchmark_backbones.py'
+SCRIPT = osp.join(ROOT, SCRIPT_NAME)
 
 
 def load_script():
-    return load_tool('tools/analysis/benchmark_backbones.py')
+    return load_tool(SCRIPT_NAME)
 
 
 @pytest.fixture
@@ -255,6 +256,18 @@ def test_fp16_training_step_through_a_grad_scaler_at_a_dense_size(monkeypatch):
     assert benchmark.image_size('800x1344') == (800, 1344) and benchmark.image_size(224) == (224,
                                                                                              224)
     assert benchmark.size_label([512, 512]) == '512' and benchmark.size_label('64x96') == '64x96'
+
+
+def test_an_in_process_measurement_leaves_the_thread_count_as_it_found_it():
+    """``measure`` runs at the spec's thread count; the caller's (a test, a notebook) is back
+    afterwards, so later bit-exact comparisons in the same process see the threads they set."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        benchmark.measure(tiny_spec(threads=1))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_gpu_table_settings_peers_baseline_and_dense_steps(bench, monkeypatch, capsys):

@@ -4,6 +4,7 @@ interpreter), parameters and FLOPs, and the identical-output check of ours again
 What is measured, and how: see :mod:`mmmoga.benchmark`.
 """
 import contextlib
+import functools
 import gc
 import json
 import os
@@ -23,6 +24,21 @@ RESULT_TAG = 'BENCH_RESULT '
 #: ``argv[2]``: the measuring function as ``module:name``)
 WORKER_CODE = ('import sys; from mmmoga.benchmark.measure import worker_main; '
                'worker_main(*sys.argv[1:])')
+
+
+def restores_thread_count(function: Callable) -> Callable:
+    """For a measurement that sets its own ``torch.set_num_threads``: the caller's thread count is
+    back afterwards, so a measurement run in-process leaves the process as it found it."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        threads = torch.get_num_threads()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            torch.set_num_threads(threads)
+
+    return wrapper
 
 
 def _read_status_kb(field: str) -> Optional[int]:
@@ -199,6 +215,7 @@ def training_step(loss: torch.Tensor,
     optimizer.zero_grad(set_to_none=True)
 
 
+@restores_thread_count
 def measure(spec: dict) -> dict:
     """One measurement: ``spec`` holds model, mode, batch, size (``224``, ``'800x1344'``), dtype
     (fp32; bf16 or fp16 autocast, fp16 training through a ``GradScaler`` at mmengine's initial
@@ -419,6 +436,7 @@ def check_variant_output(name: str, size: int, variant: str) -> dict:
     return dict(model=name, variant=variant, relative_error=_relative_error(outs, refs))
 
 
+@restores_thread_count
 def gemm_rate(device: str = 'cpu',
               n: int = 4096,
               iters: int = 3,

@@ -47,7 +47,8 @@ from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
 
-from .measure import AUTOCAST_DTYPES, FP16_INIT_SCALE, run_measurement, time_steps, training_step
+from .measure import (AUTOCAST_DTYPES, FP16_INIT_SCALE, restores_thread_count, run_measurement,
+                      time_steps, training_step)
 from .report import _fmt, describe_environment, format_markdown, format_plain
 
 SCOPES = ('mmdet', 'mmseg')
@@ -183,6 +184,7 @@ def synthetic_batch(model: torch.nn.Module,
     return dict(inputs=inputs, data_samples=samples)
 
 
+@restores_thread_count
 def measure_task(spec: dict) -> dict:
     """One setting: ``spec`` holds ``config`` (path), ``cfg_options`` (dict), ``batch``, ``size``
     (``[H, W]``), ``iters``, ``warmup``, ``threads``, ``device`` and optionally ``seed`` (0),
