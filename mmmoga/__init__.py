@@ -6,16 +6,18 @@ loading through :func:`mmmoga.utils.load_checkpoint_file` (``weights_only=True``
 scoped to each load; see :mod:`mmmoga.utils.checkpoint`). Nothing process-wide widens what
 ``torch.load`` accepts.
 
-The backbones need only torch, mmengine and safetensors: where mmcv or a task library is missing,
-the parts built on it are left out and one warning names them (:mod:`mmmoga.task_libraries`).
+The backbones need only torch, mmengine and safetensors: where mmcv, a task library or OpenCV is
+missing, the parts built on it are left out and one warning names them
+(:mod:`mmmoga.task_libraries`).
 :func:`create_backbone` builds them by name, timm-style (:mod:`mmmoga.models.factory`).
 """
-from . import engine, models, registry  # noqa: F401
+from . import models, registry  # noqa: F401
 from .models import create_backbone, list_backbones
 from .task_libraries import import_task_part, warn_missing_task_libraries
 from .utils.checkpoint import register_mmengine_loaders
 from .version import __version__
 
+import_task_part('mmmoga.engine')  # the hooks (mmengine's hooks import OpenCV)
 import_task_part('mmmoga.datasets')  # the AlignResize transform (mmcv) and the toy data sets
 register_mmengine_loaders()
 warn_missing_task_libraries()

@@ -1,10 +1,10 @@
 """What ``import mmmoga`` registers depends on which OpenMMLab libraries are installed.
 
-The backbones (and the layers, checkpoint loading, optimizer constructor and hooks) need only
-torch and mmengine. The parts below import a task library (or mmcv) at module level; where it is
-missing, ``import mmmoga`` leaves that part out, remembers what is missing for which task, and
-says it once, in one :class:`MissingTaskLibraryWarning`. A library that is installed but fails to
-import for another reason (a version clash, a broken build) still raises, as before.
+The backbones (and the layers and checkpoint loading) need only torch and mmengine. The parts
+below import a task library (or mmcv, or OpenCV: mmengine's hooks import it) at module level;
+where it is missing, ``import mmmoga`` leaves that part out, remembers what is missing for which
+task, and says it once, in one :class:`MissingTaskLibraryWarning`. A library that is installed but
+fails to import for another reason (a version clash, a broken build) still raises, as before.
 
 Silence the warning with ``warnings.filterwarnings('ignore', category=UserWarning,
 message='mmmoga: ')`` before the import, or install the task stack (``pip install
@@ -24,6 +24,7 @@ __all__ = [
 
 #: top-level module -> pip distribution, for every library a task part may miss
 TASK_LIBRARIES = {
+    'cv2': 'opencv-python',
     'mmcv': 'mmcv',
     'mmdet': 'mmdet',
     'mmseg': 'mmsegmentation',
@@ -41,6 +42,8 @@ class TaskPart(NamedTuple):
 
 #: mmmoga's modules that import a task library, in the order ``import mmmoga`` imports them
 TASK_PARTS = OrderedDict([
+    ('mmmoga.engine',
+     TaskPart('the training hooks and the layer-decay optimizer constructor', 'training', 'all')),
     ('mmmoga.models.necks', TaskPart('the HorFPN neck', 'detection', 'det')),
     ('mmmoga.models.heads', TaskPart('the HorUPerHead decode head', 'segmentation', 'seg')),
     ('mmmoga.models.classifiers', TaskPart('OfficialImageClassifier', 'classification', 'cls')),

@@ -1,10 +1,11 @@
-"""The contract every backbone family keeps: ``frozen_stages``, ``norm_eval``, ``with_cp``, bf16
-autocast, ``reference_ops``, the shared argument names, the output norms, the classification form
-and the registries, as checks that take a builder
-(``build(**kwargs) -> backbone``). ``tests/test_backbone_contract.py`` runs them over the small
-model of every family (``tests/small_models.py``); :func:`check_contract` runs them all for one
-family (a new family's test calls it)."""
+"""The contract every backbone family keeps: ``frozen_stages``, ``norm_eval``, ``with_cp`` (also
+under a kernel switch), bf16 autocast, ``reference_ops``, the defaults by measurement, the shared
+argument names, the output norms, the classification form and the registries, as checks that take
+a builder (``build(**kwargs) -> backbone``). ``tests/test_backbone_contract.py`` runs them over the
+small model of every family (``tests/small_models.py``); :func:`check_contract` runs them all for
+one family (a new family's test calls it)."""
 import inspect
+import os.path as osp
 
 import pytest
 import torch
@@ -12,9 +13,12 @@ from mmengine.registry import MODELS as ROOT_MODELS
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmmoga.models.layers import LayerNorm2d, cpu_kernels_enabled, gpu_kernels, gpu_kernels_enabled
+from mmmoga.models.layers import (LayerNorm2d, cpu_kernels, cpu_kernels_enabled, gpu_kernels,
+                                  gpu_kernels_enabled)
 from mmmoga.registry import MODELS
 
+#: the GPU page, whose "Defaults on CUDA" table records the measurements behind the CUDA defaults
+GPU_DOC = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'docs', 'gpu.md')
 # the layer scales' official key names (kept: the releases load by them)
 LAYER_SCALES = ('layer_scale_1', 'layer_scale_2', 'gamma', 'gamma1', 'gamma2')
 # one name per concept: the arguments every family takes, and other libraries' names for them
@@ -120,6 +124,103 @@ def check_with_cp_same_outputs_gradients_and_statistics(build):
     assert bool(moved) is bool(batch_norms(plain))
 
 
+def check_with_cp_recomputes_under_the_forwards_switches(build, switch=None, size=64):
+    """``with_cp=True`` run inside a kernel switch (default ``cpu_kernels(False)``), backward out of
+    it: the recomputation takes the forward's path (no ``CheckpointError``), and the gradients are
+    those of the same model without checkpointing under the same switch."""
+    switch = switch or (lambda: cpu_kernels(False))
+    torch.manual_seed(0)
+    plain = build().train()
+    checkpointed = build(with_cp=True).train()
+    checkpointed.load_state_dict(plain.state_dict())
+    x = torch.rand(2, 3, size, size)
+    grads = []
+    for model in (plain, checkpointed):
+        with switch():
+            outs = model(x)
+        sum((o * (k + 1)).sum() for k, o in enumerate(outs)).backward()  # outside the switch
+        grads.append({n: p.grad for n, p in model.named_parameters() if p.grad is not None})
+    assert grads[0].keys() == grads[1].keys() and grads[0]
+    for name, grad in grads[0].items():
+        torch.testing.assert_close(grads[1][name], grad, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def cuda_records(path):
+    """The rows of the "Defaults on CUDA" table of docs/gpu.md: ``(family, default, dtype)``."""
+    import re
+    text = open(path).read()
+    section = text.split('## Defaults on CUDA', 1)[1].split('\n## ', 1)[0]
+    rows = re.findall(r'^\| (\w+) \| (channels-last|fast ops) \| (fp32|bf16|fp16) \|', section,
+                      re.M)
+    assert rows, f'no records found in the "Defaults on CUDA" table of {path}'
+    return set(rows)
+
+
+class OnCuda:
+    """What the defaults read of an input on CUDA (its device and dtype), without a GPU."""
+
+    def __init__(self, dtype=torch.float32):
+        self.device, self.dtype = torch.device('cuda'), dtype
+
+
+def check_defaults_by_measurement(backbone, build, records, cpu_channels_last=None):
+    """``channels_last=None`` / ``reference_ops=None`` on CUDA compute what the official code
+    computes (NCHW, the official op sequence), except for a family, default and dtype that a GPU
+    measurement recorded in docs/gpu.md supports (every CUDA entry of the family's tables has its
+    record, and every record its entry); on CPU the measured defaults hold (``cpu_channels_last``);
+    an explicit choice wins."""
+    tables = {
+        'channels-last': backbone.measured_channels_last,
+        'fast ops': backbone.measured_fast_ops
+    }
+    entries = {(backbone.__name__, default, dtype)
+               for default, table in tables.items()
+               for dtype in table.get('cuda', ())}
+    assert '*' not in {dtype for _, _, dtype in entries}, 'a CUDA default for every dtype'
+    assert entries == {r for r in records if r[0] == backbone.__name__}
+    model = build()
+    for name, dtype in (('fp32', torch.float32), ('bf16', torch.bfloat16), ('fp16', torch.float16)):
+        x = OnCuda(dtype)
+        assert model.computes_channels_last(x) == ((backbone.__name__, 'channels-last', name)
+                                                   in entries)
+        assert model.uses_fast_ops(x) == ((backbone.__name__, 'fast ops', name) in entries)
+    on_cpu = torch.zeros(1, 3, 8, 8)
+    if cpu_channels_last is not None:
+        assert model.computes_channels_last(on_cpu) == cpu_channels_last
+    assert build(channels_last=True).computes_channels_last(OnCuda())
+    assert not build(channels_last=False).computes_channels_last(on_cpu)
+    assert build(reference_ops=False).uses_fast_ops(OnCuda())
+    assert not build(reference_ops=True).uses_fast_ops(on_cpu)
+
+
+def check_unmeasured_defaults_compute_the_official_code(backbone, build, monkeypatch):
+    """Where no measurement supports a fast path (here: the CPU taken out of the family's tables),
+    the defaults compute bit for bit what ``reference_ops=True, channels_last=False`` computes
+    (outputs and input gradients); with the tables as they are, a family with a measured CPU fast
+    path computes otherwise (the control)."""
+
+    def outputs(model, x):
+        x = x.clone().requires_grad_()
+        outs = model(x)
+        sum((o * torch.linspace(-1, 1, o.numel()).view_as(o)).sum() for o in outs).backward()
+        return [o.detach() for o in outs] + [x.grad]
+
+    torch.manual_seed(0)
+    reference = build(reference_ops=True, channels_last=False).train()
+    x = torch.randn(2, 3, 64, 64)
+    expected = outputs(reference, x)
+    measured = build().train()
+    measured.load_state_dict(reference.state_dict())
+    as_measured = outputs(measured, x)
+    for table in (backbone.measured_channels_last, backbone.measured_fast_ops):
+        monkeypatch.delitem(table, 'cpu', raising=False)
+    default = build().train()
+    default.load_state_dict(reference.state_dict())
+    for ours, theirs in zip(outputs(default, x), expected):
+        torch.testing.assert_close(ours, theirs, rtol=0, atol=0)
+    return all(torch.equal(a, b) for a, b in zip(as_measured, expected))
+
+
 def check_bf16_autocast_stays_close_to_fp32(build):
     torch.manual_seed(0)
     model = build().eval()
@@ -142,6 +243,8 @@ def check_argument_names(backbone):
     assert not missing, f'{backbone.__name__} lacks {missing}'
     others = [name for name in OTHER_NAMES if name in parameters]
     assert not others, f'{backbone.__name__} names a shared concept otherwise: {others}'
+    for name in ('channels_last', 'reference_ops'):  # by default: as measured
+        assert parameters[name].default is None, f'{backbone.__name__}: {name} defaults to None'
     if backbone.classification_form is not None:
         assert backbone.classification_form.get('with_cls_head') is True
         assert 'with_cls_head' in parameters
@@ -245,7 +348,9 @@ def check_contract(backbone, kwargs, has_batch_norms=True):
     check_norm_eval_freezes_only_the_batch_norms(build, has_batch_norms)
     check_layer_scale_init_value(build)
     check_with_cp_same_outputs_gradients_and_statistics(build)
+    check_with_cp_recomputes_under_the_forwards_switches(build)
     check_bf16_autocast_stays_close_to_fp32(build)
+    check_defaults_by_measurement(backbone, build, cuda_records(GPU_DOC))
     check_argument_names(backbone)
     if has_out_norms(backbone):
         check_out_norms(build, backbone.classification_form)

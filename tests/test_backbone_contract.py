@@ -58,6 +58,22 @@ def test_with_cp_same_outputs_gradients_and_statistics(family):
 
 
 @pytest.mark.parametrize('family', FAMILIES)
+def test_with_cp_recomputes_under_the_forwards_switches(family):
+    contract.check_with_cp_recomputes_under_the_forwards_switches(small(family))
+
+
+def test_with_cp_recomputation_without_the_forwards_switches_fails(monkeypatch):
+    """Control: a recomputation that does not restore the forward's switches takes another path in
+    MogaNet (the CPU kernels' phase-split dilated convolution) and fails."""
+    from torch.utils.checkpoint import CheckpointError
+
+    from mmmoga.models.layers import activation_checkpoint
+    monkeypatch.setattr(activation_checkpoint, 'switch_states', lambda: {})
+    with pytest.raises(CheckpointError, match='metadata'):
+        contract.check_with_cp_recomputes_under_the_forwards_switches(small('moganet'))
+
+
+@pytest.mark.parametrize('family', FAMILIES)
 def test_bf16_autocast_stays_close_to_fp32(family):
     contract.check_bf16_autocast_stays_close_to_fp32(small(family))
 
@@ -76,6 +92,34 @@ def test_out_norms(family):
 @pytest.mark.parametrize('family', FAMILIES)
 def test_reference_ops_runs_without_kernels(family):
     contract.check_reference_ops_runs_without_kernels(small(family))
+
+
+#: the CPU layouts as measured (docs/gpu.md "Layout defaults"): HorNet gains nothing channels-last
+CPU_CHANNELS_LAST = {name: not name.startswith('hornet') for name in FAMILIES}
+
+
+@pytest.mark.parametrize('family', FAMILIES)
+def test_defaults_by_measurement(family):
+    contract.check_defaults_by_measurement(SMALL_SPECS[family][0], small(family),
+                                           contract.cuda_records(contract.GPU_DOC),
+                                           CPU_CHANNELS_LAST[family])
+
+
+def test_a_cuda_default_without_its_record_is_refused(monkeypatch):
+    """Control: a CUDA default that docs/gpu.md does not record fails the check."""
+    backbone = SMALL_SPECS['conv2former'][0]
+    monkeypatch.setattr(backbone, 'measured_channels_last', {'cpu': ('*', ), 'cuda': ('fp32', )})
+    with pytest.raises(AssertionError):
+        contract.check_defaults_by_measurement(backbone, small('conv2former'),
+                                               contract.cuda_records(contract.GPU_DOC), True)
+
+
+@pytest.mark.parametrize('family', FAMILIES)
+def test_unmeasured_defaults_compute_the_official_code(family, monkeypatch):
+    same_as_measured = contract.check_unmeasured_defaults_compute_the_official_code(
+        SMALL_SPECS[family][0], small(family), monkeypatch)
+    # control: with its measured CPU paths a family computes otherwise (HorNet has none)
+    assert same_as_measured == family.startswith('hornet')
 
 
 def test_argument_names():

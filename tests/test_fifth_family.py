@@ -65,7 +65,7 @@ class TinyNet(BaseBackbone):
                  layer_scale_init_value=0.5,
                  with_cls_head=False,
                  channels_last=None,
-                 reference_ops=False,
+                 reference_ops=None,
                  init_cfg=None):
         super().__init__(out_indices, frozen_stages, norm_eval, init_cfg, channels_last,
                          reference_ops)

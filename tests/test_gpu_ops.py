@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from small_models import TINY_BACKBONES
 from torch import nn
 
+from mmmoga.benchmark.kernel_check import check_kernel_case, counting_launches, kernel_cases
 from mmmoga.models.layers import (depthwise_conv2d, gpu_kernels, gpu_kernels_enabled, gpu_ops,
                                   silu_product)
 from numeric_fixtures import relative_error
@@ -32,23 +33,10 @@ def on_kernel_device():
 
 
 @pytest.fixture
-def launches(monkeypatch):
+def launches():
     """Counts the launches of each kernel (the control of which path ran)."""
-    counts = {}
-
-    class Counting:
-
-        def __init__(self, name, kernel):
-            self.name, self.kernel = name, kernel
-
-        def __getitem__(self, grid):
-            counts[self.name] = counts.get(self.name, 0) + 1
-            return self.kernel[grid]
-
-    for name in ('depthwise_conv_kernel', 'depthwise_conv_weight_grad_kernel',
-                 'silu_product_kernel', 'silu_product_grad_kernel'):
-        monkeypatch.setattr(KERNELS, name, Counting(name, getattr(KERNELS, name)))
-    return counts
+    with counting_launches() as counts:
+        yield counts
 
 
 def dw_conv(channels, kernel, dilation=(1, 1), bias=True):
@@ -62,56 +50,34 @@ def dw_conv(channels, kernel, dilation=(1, 1), bias=True):
     return conv
 
 
-def layout(x, memory_format):
-    if memory_format == 'sliced':  # a channel slice of a wider tensor: neither layout is dense
-        wide = torch.randn(x.shape[0], x.shape[1] + 3, *x.shape[2:])
-        wide[:, 2:2 + x.shape[1]] = x
-        return wide[:, 2:2 + x.shape[1]]
-    return x.contiguous(memory_format=memory_format)
-
-
-CONVS = {
-    '5x5': ((5, 5), (1, 1)),
-    '5x5_d2': ((5, 5), (2, 2)),
-    '7x7_d3': ((7, 7), (3, 3)),
-    '1x11': ((1, 11), (1, 1)),
-    '11x1': ((11, 1), (1, 1)),
-    '11x11': ((11, 11), (1, 1)),
-}
+# every case of the GPU check at one tile, and the dilated 7x7 and the SiLU product at several
+# tiles of width and channels (and several rows), each in fp32, fp16 and bf16, forward and backward
+KERNEL_CASES = kernel_cases('smoke') + [
+    case for case in kernel_cases('interpreter')
+    if case.get('conv') == '7x7_d3' or case['op'] == 'silu_product'
+]
 
 
 @pytest.mark.parametrize(
-    'name, memory_format',
-    [(name, torch.channels_last) for name in CONVS] + [('7x7_d3', torch.contiguous_format),
-                                                       ('7x7_d3', 'sliced')],
-    ids=[f'{name}-ch-last' for name in CONVS] + ['7x7_d3-ch-first', '7x7_d3-sliced'])
-def test_depthwise_kernel_matches_conv2d_outputs_and_gradients(name, memory_format, launches):
-    """Every kernel shape the models use, in channels-last; the layouts (the kernels take strides)
-    on the dilated 7x7; channels not a multiple of the tile, rows and columns neither."""
-    kernel, dilation = CONVS[name]
-    conv = dw_conv(5, kernel, dilation, bias=name != '5x5')
-    x = layout(torch.randn(2, 5, 9, 13), memory_format).requires_grad_()
-    with gpu_kernels(True):
-        out = depthwise_conv2d(x, conv)
-    assert launches == {'depthwise_conv_kernel': 1}
-    grad = torch.randn_like(out)
-    out.backward(grad)
-    assert launches['depthwise_conv_kernel'] == 2 and launches[
-        'depthwise_conv_weight_grad_kernel'] == 1
-    ours = [x.grad, conv.weight.grad] + ([conv.bias.grad] if conv.bias is not None else [])
+    'case',
+    KERNEL_CASES,
+    ids=[f'{c["name"]}-{"x".join(map(str, c["shape"]))}' for c in KERNEL_CASES])
+def test_kernel_case_matches_float64_pytorch(case):
+    """Outputs and gradients against float64 PyTorch from the same inputs, within the dtype's
+    tolerance; every kernel launched (no silent fallback) and in the case's dtype (the cases and
+    their verdict are the GPU check's, :mod:`mmmoga.benchmark.kernel_check`)."""
+    verdict = check_kernel_case(case, DEVICE)
+    assert verdict['ok'], verdict['problems']
+    assert all(error < verdict['tolerance'] for error in verdict['errors'].values())
+    assert sum(verdict['launches'].values()) >= 2
 
-    # float64 reference
-    ref_conv = dw_conv(5, kernel, dilation, bias=conv.bias is not None).double()
-    ref_x = x.detach().double().requires_grad_()
-    ref = ref_conv(ref_x)
-    ref.backward(grad.double())
-    refs = [ref_x.grad, ref_conv.weight.grad
-            ] + ([ref_conv.bias.grad] if conv.bias is not None else [])
-    assert out.shape == ref.shape and out.dtype == torch.float32
-    assert relative_error([out], [ref]) < 1e-6
-    for a, b in zip(ours, refs):
-        assert a.shape == b.shape
-        assert relative_error([a], [b]) < 1e-6
+
+def test_a_kernel_case_fails_when_a_kernel_falls_back(monkeypatch):
+    """Control: a case whose kernel silently gave way to the plain ops fails."""
+    case = kernel_cases('smoke')[0]
+    monkeypatch.setattr(gpu_ops, '_is_same_depthwise', lambda conv: False)
+    verdict = check_kernel_case(case, DEVICE)
+    assert not verdict['ok'] and 'launches {}' in verdict['problems'][0]
 
 
 def test_depthwise_kernel_under_bf16_autocast_takes_the_autocast_dtype(launches):
@@ -237,3 +203,186 @@ def test_whole_backbones_equal_with_the_kernels_on_and_off(family, launches):
     assert relative_error(outs, plain_outs) < 1e-5
     for a, b in zip(grads, plain_grads):  # biases in front of a BN have an all-zero gradient
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4 * b.abs().max().item())
+
+
+# ------------------------------------------------------------------------------------- robustness
+@pytest.fixture
+def fresh_kernels(monkeypatch):
+    """The kernels module as if not yet imported, and no failure recorded (both restored after)."""
+    monkeypatch.setattr(gpu_ops, '_module', None)
+    monkeypatch.setattr(gpu_ops, '_failure', None)
+    return monkeypatch
+
+
+def unimported(monkeypatch):
+    """The kernels module as if never imported (the next use imports it again)."""
+    import sys
+
+    from mmmoga.models import layers
+    monkeypatch.delitem(sys.modules, 'mmmoga.models.layers.triton_kernels', raising=False)
+    monkeypatch.delattr(layers, 'triton_kernels', raising=False)
+
+
+def _plain_and_kernel_outputs(conv, x):
+    with gpu_kernels(False):
+        plain = conv(x)
+    with gpu_kernels(True):
+        ours = depthwise_conv2d(x, conv)
+    return plain, ours
+
+
+def test_a_triton_without_what_the_kernels_use_leaves_the_plain_ops_with_one_warning(fresh_kernels):
+    """An older or broken Triton (here: no ``triton.jit``, an AttributeError at import) switches
+    the kernels off for the process with one warning naming the cause; the plain ops run."""
+    import sys
+    import types
+    old = types.ModuleType('triton')
+    old.language = types.ModuleType('triton.language')
+    fresh_kernels.setitem(sys.modules, 'triton', old)
+    fresh_kernels.setitem(sys.modules, 'triton.language', old.language)
+    unimported(fresh_kernels)
+    conv = dw_conv(4, (7, 7), (3, 3))
+    x = torch.randn(1, 4, 9, 9)
+    with pytest.warns(gpu_ops.GpuKernelWarning, match='AttributeError.*jit'):
+        plain, ours = _plain_and_kernel_outputs(conv, x)
+    torch.testing.assert_close(ours, plain, rtol=0, atol=0)
+    assert 'importing Triton failed' in gpu_ops.gpu_kernels_failure()
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')  # one warning per process, not one per call
+        torch.testing.assert_close(depthwise_conv2d(x, conv), plain)
+
+
+def test_no_triton_at_all_is_silent(fresh_kernels):
+    import sys
+    import warnings
+    fresh_kernels.setitem(sys.modules, 'triton', None)  # import triton -> ModuleNotFoundError
+    unimported(fresh_kernels)
+    conv = dw_conv(4, (5, 5))
+    x = torch.randn(1, 4, 6, 6)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        plain, ours = _plain_and_kernel_outputs(conv, x)
+    torch.testing.assert_close(ours, plain, rtol=0, atol=0)
+    assert gpu_ops.gpu_kernels_failure() is None
+
+
+def test_an_older_triton_without_knobs_reads_the_interpreter_variable(monkeypatch):
+    """Triton before 3.4 has no ``triton.knobs``: whether the kernels are interpreted comes from
+    ``TRITON_INTERPRET`` (control: the variable off)."""
+    import importlib.util
+
+    import triton
+    monkeypatch.delattr(triton, 'knobs', raising=False)
+    for value, expected in (('1', True), ('0', False)):
+        monkeypatch.setenv('TRITON_INTERPRET', value)
+        spec = importlib.util.spec_from_file_location('old_triton_kernels', KERNELS.__file__)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        assert module.INTERPRETED is expected
+
+
+class Failing:
+    """A kernel whose launch fails, as a compile error does."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __getitem__(self, grid):
+
+        def launch(*args, **kwargs):
+            self.calls += 1
+            raise RuntimeError('simulated compile error\nPassManager::run failed')
+
+        return launch
+
+
+@pytest.mark.parametrize('failing', [
+    'depthwise_conv_kernel', 'depthwise_conv_weight_grad_kernel', 'silu_product_kernel',
+    'silu_product_grad_kernel'
+])
+def test_a_kernel_that_fails_to_compile_leaves_the_plain_ops_with_one_warning(
+        failing, fresh_kernels):
+    """A compile or launch error of any kernel (forward or backward) gives the plain result for
+    that pass, one warning naming the kernel and the error, and no more kernel launches."""
+    failing_kernel = Failing()
+    fresh_kernels.setattr(KERNELS, failing, failing_kernel)
+    torch.manual_seed(0)
+    if failing.startswith('depthwise'):
+        conv = dw_conv(5, (5, 5), (2, 2))
+        x = torch.randn(1, 5, 7, 9).contiguous(memory_format=torch.channels_last)
+
+        def run(kernels_on):
+            x.grad = conv.weight.grad = conv.bias.grad = None
+            inputs = x.detach().requires_grad_()
+            with gpu_kernels(kernels_on):
+                out = depthwise_conv2d(inputs, conv)
+            out.backward(torch.linspace(-1, 1, out.numel()).view_as(out))
+            return [out.detach(), inputs.grad, conv.weight.grad.clone(), conv.bias.grad.clone()]
+    else:
+        a0, b0 = torch.randn(2, 3, 4, 5), torch.randn(2, 3, 4, 5)
+
+        def run(kernels_on):
+            a, b = a0.clone().requires_grad_(), b0.clone().requires_grad_()
+            with gpu_kernels(kernels_on):
+                out = silu_product(a, b)
+            out.backward(torch.linspace(-1, 1, out.numel()).view_as(out))
+            return [out.detach(), a.grad, b.grad]
+
+    expected = run(False)
+    with pytest.warns(gpu_ops.GpuKernelWarning, match='simulated compile error') as record:
+        results = run(True)
+    assert len(record) == 1 and failing_kernel.calls == 1
+    assert 'RuntimeError' in gpu_ops.gpu_kernels_failure()
+    for ours, theirs in zip(results, expected):
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
+    run(True)  # off for the process: no second launch
+    assert failing_kernel.calls == 1
+
+
+def test_kernels_launch_under_the_inputs_device(monkeypatch):
+    """A launch for a tensor on ``cuda:1`` runs inside ``torch.cuda.device(cuda:1)`` (not on the
+    current device); CPU tensors (the interpreter) need no guard; out of memory still raises."""
+    import contextlib
+    entered = []
+
+    @contextlib.contextmanager
+    def device_guard(device):
+        entered.append(device)
+        yield
+
+    monkeypatch.setattr(torch.cuda, 'device', device_guard)
+    seen = []
+    assert gpu_ops._launch('test', lambda: seen.append(list(entered)), torch.device('cuda', 1))
+    assert seen == [[torch.device('cuda', 1)]]
+    entered.clear()
+    assert gpu_ops._launch('test', lambda: None, torch.device('cpu')) and entered == []
+
+    def out_of_memory():
+        raise torch.cuda.OutOfMemoryError('CUDA out of memory')
+
+    with pytest.raises(torch.cuda.OutOfMemoryError):
+        gpu_ops._launch('test', out_of_memory, torch.device('cpu'))
+    assert gpu_ops.gpu_kernels_failure() is None
+
+
+def test_with_cp_recomputes_under_the_forwards_gpu_kernel_switch():
+    """``with_cp=True`` run inside ``gpu_kernels(True)``, backward outside: the recomputation
+    runs the kernels again (no ``CheckpointError``: MogaNet's SiLU product keeps 2 tensors where
+    the plain ops keep 4), with the gradients of the model without checkpointing. (The switches
+    are restored the same way for every family: ``tests/test_backbone_contract.py``.)"""
+    import backbone_contract
+    backbone_contract.check_with_cp_recomputes_under_the_forwards_switches(
+        TINY_BACKBONES['moganet'], switch=lambda: gpu_kernels(True), size=32)
+
+
+def test_with_cp_recomputation_without_the_gpu_kernel_switch_fails(monkeypatch):
+    """Control: without the forward's switches the recomputation takes the plain ops and fails."""
+    import backbone_contract
+    from torch.utils.checkpoint import CheckpointError
+
+    from mmmoga.models.layers import activation_checkpoint
+    monkeypatch.setattr(activation_checkpoint, 'switch_states', lambda: {})
+    with pytest.raises(CheckpointError):
+        backbone_contract.check_with_cp_recomputes_under_the_forwards_switches(
+            TINY_BACKBONES['moganet'], switch=lambda: gpu_kernels(True), size=32)

@@ -645,15 +645,3 @@ def test_stage_wise_decay_measured_examples():
         assert scale(f'stages.{i}.0.gnconv.pws.0.weight') == pytest.approx(expected, abs=5e-4)
     assert scale('norm0.weight') == scale('decode_head.conv_seg.weight') == 1.0
     assert scale('stages.3.1.pwconv2.bias', 0.9, 6) == pytest.approx(0.729)
-
-
-def test_layout_by_device_as_measured():
-    """channels_last=None: HorNet computes channels-first on CPU (no gain measured there) and
-    channels-last on CUDA; the others channels-last on both; an explicit choice wins."""
-    from small_models import SMALL_BACKBONES
-    for family, build in SMALL_BACKBONES.items():
-        default = build()
-        assert default.computes_channels_last('cuda')
-        assert default.computes_channels_last('cpu') == (not family.startswith('hornet')), family
-        assert build(channels_last=True).computes_channels_last('cpu')
-        assert not build(channels_last=False).computes_channels_last('cuda')

@@ -13,13 +13,17 @@ import textwrap
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 BLOCKED = ('mmcv', 'mmdet', 'mmseg', 'mmpose', 'mmpretrain')
 
-FINDER = f'''
+
+def finder_code(blocked=BLOCKED) -> str:
+    """Python source that installs a ``sys.meta_path`` finder answering every import of
+    ``blocked`` (and their submodules) with ``ModuleNotFoundError``."""
+    return f'''
 import importlib.abc
 import sys
 
 
 class BlockTaskLibraries(importlib.abc.MetaPathFinder):
-    blocked = {BLOCKED!r}
+    blocked = {tuple(blocked)!r}
 
     def find_spec(self, name, path=None, target=None):
         if name.split('.')[0] in self.blocked:
@@ -30,6 +34,9 @@ class BlockTaskLibraries(importlib.abc.MetaPathFinder):
 
 sys.meta_path.insert(0, BlockTaskLibraries())
 '''
+
+
+FINDER = finder_code()
 
 
 def run_python(code: str, cwd, block: bool = True, timeout: int = 600) -> str:

@@ -265,21 +265,24 @@ def measure_task(spec: dict) -> dict:
         timing = time_steps(step, spec['iters'], spec['warmup'], device)
     elapsed = timing.pop('elapsed_s')
     step_ms = timing.pop('step_ms')
-    flags = [
-        getattr(m, 'reference_ops') for m in model.backbone.modules()
-        if hasattr(m, 'reference_ops')
-    ]
-    computes_channels_last = getattr(model.backbone, 'computes_channels_last', None)
+    backbone = model.backbone
+    probe = data['inputs'][:1]
+    with autocast():  # the decisions of the defaults, for the input and dtype just timed
+        channels_last = (
+            backbone.computes_channels_last(probe)
+            if hasattr(backbone, 'computes_channels_last') else None)
+        reference_ops = (not backbone.uses_fast_ops(probe)
+                         if hasattr(backbone, 'uses_fast_ops') else None)
     return dict(
         s_per_step=elapsed / spec['iters'] if spec['iters'] else None,
         ms_median=statistics.median(step_ms) if step_ms else None,
         input_shape=list(data['inputs'].shape),
         params=sum(p.numel() for p in model.parameters()),
         backbone=dict(  # what was built, read back from the model
-            type=type(model.backbone).__name__,
-            with_cp=getattr(model.backbone, 'with_cp', None),
-            reference_ops=all(flags) if flags else None,
-            channels_last=computes_channels_last(device.type) if computes_channels_last else None),
+            type=type(backbone).__name__,
+            with_cp=getattr(backbone, 'with_cp', None),
+            reference_ops=reference_ops,
+            channels_last=channels_last),
         **timing,
         **last)
 

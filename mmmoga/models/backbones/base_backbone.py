@@ -1,5 +1,5 @@
 import contextlib
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.logging import MMLogger
@@ -10,7 +10,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from mmmoga.utils.checkpoint import (extract_state_dict, load_checkpoint_file,
                                      load_state_dict_verbose)
 from ..layers import build_out_norm, checkpoint_block, kernels_off
-from ..layers.switch import tracing
+from ..layers.switch import measured_for, tracing
 
 
 def convnext_layer_id(stage: int,
@@ -63,14 +63,20 @@ class BaseBackbone(BaseModule):
     * ``channels_last``: the input is converted to the channels-last memory layout, so every layer
       computes in it; the outputs are handed back contiguous in the standard layout, because
       custom ops downstream read raw NCHW memory (mmcv's RoIAlign on CPU returns wrong features
-      for channels-last maps, silently). The function and the parameters are the same. ``None``
-      (the default) chooses per device type what measured fastest: :attr:`channels_last_devices`;
+      for channels-last maps, silently). The function and the parameters are the same;
     * ``reference_ops=True``: the official op sequence, as the reference of the speed benchmark and
       of the tests: the forward (and the recomputation of ``with_cp`` blocks) runs with
       :mod:`~mmmoga.models.layers.cpu_ops` and :mod:`~mmmoga.models.layers.gpu_ops` switched off
-      (:func:`~mmmoga.models.layers.kernels_off`, process-wide while it runs); a family with a
-      fast path of its own (MogaNet's folded scales) leaves it too. The same function and
-      parameters within fp32 rounding;
+      (:func:`~mmmoga.models.layers.kernels_off`, for the forward's context); a family with a
+      fast path of its own (MogaNet's folded scales) leaves it too. ``False``: the family's own
+      fast ops wherever they apply. The same function and parameters within fp32 rounding;
+    * **defaults by measurement**: ``channels_last=None`` and ``reference_ops=None`` (the
+      defaults) compute channels-last, and with the family's own fast ops, only on the device
+      types and compute dtypes (the autocast dtype, else the input's) where a measurement showed
+      them faster: :attr:`measured_channels_last` and :attr:`measured_fast_ops`. Everywhere else
+      a backbone computes what the official code computes (NCHW, the official op sequence). The
+      kernels follow their own switches: the CPU ones (measured) on, the Triton ones off unless
+      switched on (:func:`~mmmoga.models.layers.gpu_kernels`);
     * ``init_cfg=dict(type='Pretrained', checkpoint=...)`` loads an official release as it is:
       wrappers (``state_dict``/``model``/``state_dict_ema``) and ``module.``/``backbone.`` prefixes
       are unwrapped, classifier keys dropped, and missing/unexpected keys reported by name. Files
@@ -95,11 +101,18 @@ class BaseBackbone(BaseModule):
     #: keys a backbone has that no ImageNet checkpoint holds (reported at INFO level when missing)
     fresh_prefixes: tuple = ()
     num_stages: int = 4
-    #: device types on which ``channels_last=None`` computes channels-last. CPU (2 cores, 224, batch
-    #: 2, median of 3 rounds, channels-last over channels-first): MogaNet-S 1.41x inference /
-    #: 1.19x training, InceptionNeXt-T 1.30x / 0.96x, Conv2Former-T 1.03x / 1.03x; HorNet sets
-    #: its own. CUDA: the layout of the GPU measurements (MogaNet-S training 1.11x).
-    channels_last_devices: tuple = ('cpu', 'cuda')
+    #: where ``channels_last=None`` computes channels-last: device type -> the compute dtypes
+    #: (``'fp32'``, ``'bf16'``, ``'fp16'``; ``'*'`` for all) where a measurement showed the family
+    #: faster channels-last than channels-first. Each entry is a measurement in docs (CPU:
+    #: docs/gpu.md "Layout defaults"; CUDA: docs/gpu.md "Defaults on CUDA", checked by the tests).
+    #: CPU, 2 cores, 224, batch 2, median of 3 rounds, channels-last over channels-first:
+    #: MogaNet-S 1.41x inference / 1.19x training, InceptionNeXt-T 1.30x / 0.96x, Conv2Former-T
+    #: 1.03x / 1.03x; HorNet sets its own.
+    measured_channels_last: Dict[str, Tuple[str, ...]] = {'cpu': ('*', )}
+    #: where ``reference_ops=None`` takes the family's own fast ops (the CPU kernels of
+    #: :mod:`~mmmoga.models.layers.cpu_ops`, MogaNet's folded scales) rather than the official op
+    #: sequence, in the same form as :attr:`measured_channels_last`
+    measured_fast_ops: Dict[str, Tuple[str, ...]] = {'cpu': ('*', )}
     #: named variants built from every arch besides the plain one (``''``), e.g. HorNet's GF mixer
     variants: Dict[str, dict] = {'': {}}
     #: the arguments that build the classification form (the official classifier's trunk, which
@@ -133,7 +146,7 @@ class BaseBackbone(BaseModule):
                  norm_eval: bool = False,
                  init_cfg: Union[dict, List[dict], None] = None,
                  channels_last: Optional[bool] = None,
-                 reference_ops: bool = False):
+                 reference_ops: Optional[bool] = None):
         super().__init__(init_cfg=init_cfg)
         self.out_indices = self.parse_out_indices(out_indices)
         if not -1 <= frozen_stages < self.num_stages:
@@ -142,32 +155,43 @@ class BaseBackbone(BaseModule):
         if channels_last not in (None, True, False):
             raise ValueError(f'channels_last must be True, False or None (the fastest measured '
                              f'layout of the input\'s device), got {channels_last!r}')
+        if reference_ops not in (None, True, False):
+            raise ValueError(f'reference_ops must be True (the official op sequence), False (the '
+                             f'family\'s fast ops) or None (the faster measured of the two on the '
+                             f'input\'s device and dtype), got {reference_ops!r}')
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
         self.channels_last = channels_last
-        self.reference_ops = bool(reference_ops)
+        self.reference_ops = reference_ops
         self._plain_ops: List[contextlib.ExitStack] = []
         self.register_forward_pre_hook(self._prepare_input)
         self.register_forward_hook(self._standard_layout)
         self.register_forward_hook(self._end_plain_ops, always_call=True)
 
-    def computes_channels_last(self, device_type: str) -> bool:
-        """Whether the forward converts an input on ``device_type`` to channels-last."""
+    def computes_channels_last(self, x: torch.Tensor) -> bool:
+        """Whether the forward converts the input ``x`` to channels-last (under the current
+        autocast state: see :attr:`measured_channels_last`)."""
         if self.channels_last is None:
-            return device_type in self.channels_last_devices
+            return measured_for(self.measured_channels_last, x)
         return self.channels_last
 
+    def uses_fast_ops(self, x: torch.Tensor) -> bool:
+        """Whether the forward of ``x`` takes the family's own fast ops (see
+        :attr:`measured_fast_ops`) rather than the official op sequence."""
+        if self.reference_ops is None:
+            return measured_for(self.measured_fast_ops, x)
+        return not self.reference_ops
+
     def _prepare_input(self, module: nn.Module, args: tuple) -> Optional[tuple]:
-        """Check the input (eager mode only), switch the kernels off for ``reference_ops``, and
-        convert the input to channels-last where :meth:`computes_channels_last` says so."""
+        """Check the input (eager mode only), switch the kernels off for ``reference_ops=True``,
+        and convert the input to channels-last where :meth:`computes_channels_last` says so."""
         self._check_input(args)
         if self.reference_ops and not tracing():
             stack = contextlib.ExitStack()
             stack.enter_context(kernels_off())
             self._plain_ops.append(stack)
         x = args[0] if args else None
-        if (isinstance(x, torch.Tensor) and x.dim() == 4
-                and self.computes_channels_last(x.device.type)):
+        if isinstance(x, torch.Tensor) and x.dim() == 4 and self.computes_channels_last(x):
             return (x.contiguous(memory_format=torch.channels_last), *args[1:])
         return None
 
@@ -179,7 +203,7 @@ class BaseBackbone(BaseModule):
     def _standard_layout(self, module: nn.Module, args: tuple, outputs):
         """Hand channels-last outputs back contiguous in the standard NCHW layout."""
         x = args[0] if args else None
-        if not (isinstance(x, torch.Tensor) and self.computes_channels_last(x.device.type)):
+        if not (isinstance(x, torch.Tensor) and self.computes_channels_last(x)):
             return None
         if isinstance(outputs, torch.Tensor):
             return outputs.contiguous()
@@ -338,7 +362,7 @@ class BaseBackbone(BaseModule):
         """Run a stage's blocks, checkpointing each block's activations when ``with_cp``."""
         for block in blocks:
             if self.with_cp and torch.is_grad_enabled():
-                x = checkpoint_block(block, x, kernels_off if self.reference_ops else None)
+                x = checkpoint_block(block, x)
             else:
                 x = block(x)
         return x

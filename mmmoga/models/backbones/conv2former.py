@@ -165,11 +165,11 @@ class Conv2Former(BaseBackbone):
             raw stage outputs. Keys ``norm{i}``, absent from ImageNet checkpoints.
         norm_cfg: norm of the stem (official: BN).
         channels_last: compute in the channels-last memory layout (see
-            :class:`~mmmoga.models.backbones.base_backbone.BaseBackbone`); None chooses the
-            fastest measured layout of the input's device.
-        reference_ops: compute with the plain PyTorch ops, as the official code does (no CPU or
-            GPU kernels; see :class:`~mmmoga.models.backbones.base_backbone.BaseBackbone`). For
-            speed comparisons and tests. Defaults to False.
+            :class:`~mmmoga.models.backbones.base_backbone.BaseBackbone`); None: where it
+            measured faster (``measured_channels_last``), else channels-first.
+        reference_ops: True: compute with the plain PyTorch ops, as the official code does (no
+            CPU or GPU kernels; see :class:`~mmmoga.models.backbones.base_backbone.BaseBackbone`),
+            for speed comparisons and tests; None (default) or False: the kernels as switched.
         init_cfg: defaults to the official init (trunc-normal std .02 for Conv2d/Linear, zero
             bias); ``dict(type='Pretrained', checkpoint=<path or url>)`` loads an official release
             (``state_dict``/``state_dict_ema`` wrappers and ``backbone.`` prefixes are handled).
@@ -223,7 +223,7 @@ class Conv2Former(BaseBackbone):
                  out_norm_cfg: Optional[dict] = None,
                  norm_cfg: Optional[dict] = None,
                  channels_last: Optional[bool] = None,
-                 reference_ops: bool = False,
+                 reference_ops: Optional[bool] = None,
                  init_cfg: Union[dict, List[dict], None] = _OFFICIAL_INIT):
         super().__init__(out_indices, frozen_stages, norm_eval, init_cfg, channels_last,
                          reference_ops)

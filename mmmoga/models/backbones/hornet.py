@@ -143,11 +143,11 @@ class HorNet(BaseBackbone):
             eps=1e-6)``.
         with_cls_head: classification mode (see above). Defaults to False.
         channels_last: compute in the channels-last memory layout (see
-            :class:`~mmmoga.models.backbones.base_backbone.BaseBackbone`); None chooses the
-            fastest measured layout of the input's device.
-        reference_ops: compute with the plain PyTorch ops, as the official code does (no CPU or
-            GPU kernels; see :class:`~mmmoga.models.backbones.base_backbone.BaseBackbone`). For
-            speed comparisons and tests. Defaults to False.
+            :class:`~mmmoga.models.backbones.base_backbone.BaseBackbone`); None: where it
+            measured faster (``measured_channels_last``), else channels-first.
+        reference_ops: True: compute with the plain PyTorch ops, as the official code does (no
+            CPU or GPU kernels; see :class:`~mmmoga.models.backbones.base_backbone.BaseBackbone`),
+            for speed comparisons and tests; None (default) or False: the kernels as switched.
         init_cfg: ``dict(type='Pretrained', checkpoint=<url or path>)`` loads an official release.
             Without it, weights get the official init (truncated normal, std 0.02, zero bias).
 
@@ -194,8 +194,8 @@ class HorNet(BaseBackbone):
     }
     uses_gpu_kernels = True
     # CPU, 224, batch 2, median of 3 rounds: channels-last 0.96x/0.99x inference and 1.05x/0.96x
-    # training (7x7/GF), no gain; the GPU figures of issue 20 were taken channels-last
-    channels_last_devices = ('cuda', )
+    # training (7x7/GF), no gain; no GPU measurement of the layouts yet
+    measured_channels_last = {}
     mixers = ('dw', 'gf')
     fresh_prefixes = ('norm0.', 'norm1.', 'norm2.', 'norm3.')
 
@@ -213,7 +213,7 @@ class HorNet(BaseBackbone):
                  out_norm_cfg: Optional[dict] = OFFICIAL_OUT_NORM,
                  with_cls_head: bool = False,
                  channels_last: Optional[bool] = None,
-                 reference_ops: bool = False,
+                 reference_ops: Optional[bool] = None,
                  init_cfg: Union[dict, List[dict], None] = None):
         super().__init__(out_indices, frozen_stages, norm_eval, init_cfg, channels_last,
                          reference_ops)

@@ -17,9 +17,18 @@ from mmmoga.registry import register_model
 from ..layers import (DropPath, ElementScale, build_norm_layer, conv2d_act, depthwise_conv2d,
                       gpu_kernels_apply, in_fp16_autocast, layer_scaled, silu_product)
 from ..layers.folding import FoldCounts, bn_affine, foldable_bn, scale_input, scale_output
+from ..layers.switch import measured_for
 from .base_backbone import BaseBackbone
 
 __all__ = ['MogaNet']
+
+#: where MogaNet's defaults take its folded scales and channels-last (see
+#: :attr:`~mmmoga.models.backbones.base_backbone.BaseBackbone.measured_fast_ops`): on CPU (2 cores:
+#: inference 2.40x, training 1.64x the official op sequence with the config's defaults), and on
+#: CUDA under bf16 autocast (one NVIDIA H200, torch 2.11: training at 224 912 img/s folded against
+#: 810 official, 1,011 channels-last; docs/gpu.md "Defaults on CUDA")
+MEASURED_FAST_OPS = {'cpu': ('*', ), 'cuda': ('bf16', )}
+MEASURED_CHANNELS_LAST = {'cpu': ('*', ), 'cuda': ('bf16', )}
 
 
 class MultiOrderDWConv(nn.Module):
@@ -188,9 +197,11 @@ class MogaBlock(nn.Module):
     and on CPU with the kernels of :mod:`~mmmoga.models.layers.cpu_ops`: the same parameters,
     fewer passes over memory, outputs equal within fp32 rounding.
     ``reference_ops=True`` runs it op by op as the official code writes it (the reference of the
-    speed benchmark and of the tests). Under fp16 autocast it takes that path too, each scaled
-    branch through :func:`~mmmoga.models.layers.layer_scaled`: folded into fp16 weights, the 1e-5
-    scales would make them subnormal, and the gradients behind them would flush to zero.
+    speed benchmark and of the tests); ``None`` does so where the folded form is not measured faster
+    (:data:`MEASURED_FAST_OPS`: a CUDA input outside bf16 autocast). Under fp16 autocast it takes
+    that path too, each scaled branch through :func:`~mmmoga.models.layers.layer_scaled`: folded
+    into fp16 weights, the 1e-5 scales would make them subnormal, and the gradients behind them
+    would flush to zero.
     """
 
     def __init__(self,
@@ -201,7 +212,7 @@ class MogaBlock(nn.Module):
                  layer_scale_init_value: float = 1e-5,
                  norm_cfg: Optional[dict] = None,
                  attn_force_fp32: bool = False,
-                 reference_ops: bool = False):
+                 reference_ops: Optional[bool] = None):
         super().__init__()
         norm_cfg = norm_cfg or dict(type='BN')
         self.reference_ops = reference_ops
@@ -213,8 +224,14 @@ class MogaBlock(nn.Module):
         self.layer_scale_2 = nn.Parameter(layer_scale_init_value * torch.ones((1, channels, 1, 1)))
         self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0. else nn.Identity()
 
+    def official_ops(self, x: torch.Tensor) -> bool:
+        """Whether the forward of ``x`` runs op by op (see the class docstring)."""
+        if in_fp16_autocast(x) or self.reference_ops:
+            return True
+        return self.reference_ops is None and not measured_for(MEASURED_FAST_OPS, x)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.reference_ops or in_fp16_autocast(x):
+        if self.official_ops(x):
             y = layer_scaled(self.layer_scale_1, (self.norm1, self.attn), self._mix, x)
             x = x + self.drop_path(y)
             y = layer_scaled(self.layer_scale_2, (self.norm2, self.mlp), self._ffn, x)
@@ -365,14 +382,14 @@ class MogaNet(BaseBackbone):
         attn_force_fp32: the official option: gating in fp32 with autocast off, and, as released,
             SiLU applied twice to gate and value on that path (a different function; see
             :class:`MultiOrderGatedAggregation`). Released weights use False.
-        reference_ops: compute each block op by op as the official code does, instead of with
-            its scales folded into the 1x1 convolutions and the CPU and GPU kernels (the same
-            function and parameters within fp32 rounding; see :class:`MogaBlock` and
-            :class:`~mmmoga.models.backbones.base_backbone.BaseBackbone`). For speed comparisons
-            and tests.
+        reference_ops: True: compute each block op by op as the official code does; False: with
+            its scales folded into the 1x1 convolutions and the CPU kernels (the same function
+            and parameters within fp32 rounding; see :class:`MogaBlock` and
+            :class:`~mmmoga.models.backbones.base_backbone.BaseBackbone`); None: the folded form
+            where it measured faster (:data:`MEASURED_FAST_OPS`), else the official ops.
         channels_last: compute in the channels-last memory layout (see
-            :class:`~mmmoga.models.backbones.base_backbone.BaseBackbone`); None chooses the
-            fastest measured layout of the input's device.
+            :class:`~mmmoga.models.backbones.base_backbone.BaseBackbone`); None: where it measured
+            faster (:data:`MEASURED_CHANNELS_LAST`).
         init_cfg: ``dict(type='Pretrained', checkpoint=<url or path>)`` loads an official release.
             Without it, weights get the official init (see :meth:`_init_weights`).
     """
@@ -400,6 +417,8 @@ class MogaNet(BaseBackbone):
     }
     uses_cpu_kernels = True
     uses_gpu_kernels = True
+    measured_fast_ops = MEASURED_FAST_OPS
+    measured_channels_last = MEASURED_CHANNELS_LAST
 
     def __init__(self,
                  arch: Union[str, dict] = 'tiny',
@@ -414,7 +433,7 @@ class MogaNet(BaseBackbone):
                  norm_cfg: Optional[dict] = None,
                  init_cfg: Union[dict, List[dict], None] = None,
                  attn_force_fp32: bool = False,
-                 reference_ops: bool = False,
+                 reference_ops: Optional[bool] = None,
                  channels_last: Optional[bool] = None):
         super().__init__(out_indices, frozen_stages, norm_eval, init_cfg, channels_last,
                          reference_ops)

@@ -1,12 +1,14 @@
 """Activation checkpointing of a block (``with_cp``): its activations are recomputed in the
 backward pass instead of kept (checkpoint files are :mod:`mmmoga.utils.checkpoint`)."""
 from contextlib import contextmanager, nullcontext
-from typing import Callable, ContextManager, Optional
+from typing import Dict, Optional
 
 import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.utils.checkpoint import checkpoint
+
+from .switch import switch_states, switches_restored
 
 
 @contextmanager
@@ -29,22 +31,24 @@ def _batchnorm_stats_frozen(module: nn.Module):
             m.num_batches_tracked.copy_(num_batches_tracked)
 
 
-def checkpoint_block(block: nn.Module,
-                     x: torch.Tensor,
-                     context: Optional[Callable[[], ContextManager]] = None) -> torch.Tensor:
-    """Run ``block(x)`` with non-reentrant activation checkpointing (same outputs and gradients);
-    ``context`` (a context manager factory) is entered around the recomputation too, as it was
-    around the forward (e.g. :func:`~mmmoga.models.layers.kernels_off`)."""
+def checkpoint_block(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Run ``block(x)`` with non-reentrant activation checkpointing (same outputs and gradients).
 
+    The recomputation in the backward pass runs under the kernel switches of this forward
+    (:func:`~mmmoga.models.layers.switch.switch_states`, e.g. inside
+    :func:`~mmmoga.models.layers.kernels_off` or ``cpu_kernels(False)``), whatever is switched
+    where the backward runs, as it runs under the forward's autocast state and RNG: otherwise it
+    could take another path, save other tensors and fail (``CheckpointError``)."""
+    states = switch_states()
     return checkpoint(
         block,
         x,
         use_reentrant=False,
-        context_fn=lambda: (nullcontext(), _recomputation(block, context)))
+        context_fn=lambda: (nullcontext(), _recomputation(block, states)))
 
 
 @contextmanager
-def _recomputation(block: nn.Module, context: Optional[Callable[[], ContextManager]]):
+def _recomputation(block: nn.Module, states: Dict[str, Optional[bool]]):
     """What the recomputation of ``block`` runs under (entered only when it starts)."""
-    with _batchnorm_stats_frozen(block), (context() if context is not None else nullcontext()):
+    with _batchnorm_stats_frozen(block), switches_restored(states):
         yield

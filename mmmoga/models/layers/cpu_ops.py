@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .switch import KernelSwitch, tracing
+from .switch import Switch, tracing
 
 __all__ = ['conv2d_act', 'cpu_kernels', 'cpu_kernels_enabled', 'phase_dilated_conv2d']
 
@@ -33,7 +33,7 @@ ACTIVATIONS = {
     'gelu': (F.gelu, 'gelu', 'none'),  # the exact (erf) GELU, as F.gelu by default
     'silu': (F.silu, 'swish', ''),
 }
-SWITCH = KernelSwitch('MMMOGA_CPU_KERNELS', default=True)
+SWITCH = Switch('cpu_kernels', default=True, env_var='MMMOGA_CPU_KERNELS')
 
 
 def cpu_kernels_enabled() -> bool:
@@ -43,7 +43,8 @@ def cpu_kernels_enabled() -> bool:
 
 
 def cpu_kernels(enabled: bool) -> ContextManager[None]:
-    """Turn the CPU paths on or off inside the ``with`` block (this process, all threads)."""
+    """Turn the CPU paths on or off inside the ``with`` block (this thread or task: a
+    :class:`~mmmoga.models.layers.switch.Switch`)."""
     return SWITCH.override(enabled)
 
 

@@ -13,24 +13,30 @@ kernels do not apply: not CUDA, Triton missing, tracing, scripting, ``torch.comp
 **Off by default.** They have been checked for correctness (against the plain ops, outputs and
 gradients, by Triton's interpreter on the CPU), but not yet timed on a GPU, and the defaults are the
 fastest *measured* path: ``MMMOGA_GPU_KERNELS=1`` in the environment or :func:`gpu_kernels` turn
-them on, and ``tools/analysis/benchmark_backbones.py --gpu-kernels both`` measures both ways.
+them on, and ``tools/analysis/gpu_check.py`` measures both ways.
+
+**Never in the way.** Where Triton cannot be imported or initialised (missing, too old, broken),
+or a kernel fails to compile or launch, the plain ops run instead, with one
+:class:`GpuKernelWarning` that names the cause; the kernels then stay off for the process
+(:func:`gpu_kernels_failure` tells why). Kernels launch on the input's device.
 """
 import contextlib
-from typing import ContextManager, Iterator, Optional
+import warnings
+from typing import Callable, ContextManager, Iterator, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .cpu_ops import cpu_kernels, phase_dilated_conv2d
-from .switch import KernelSwitch, tracing
+from .switch import Switch, tracing
 
 __all__ = [
-    'depthwise_conv2d', 'gpu_kernels', 'gpu_kernels_apply', 'gpu_kernels_enabled', 'kernels_off',
-    'silu_product'
+    'GpuKernelWarning', 'depthwise_conv2d', 'gpu_kernels', 'gpu_kernels_apply',
+    'gpu_kernels_enabled', 'gpu_kernels_failure', 'kernels_off', 'silu_product'
 ]
 
-SWITCH = KernelSwitch('MMMOGA_GPU_KERNELS', default=False)
+SWITCH = Switch('gpu_kernels', default=False, env_var='MMMOGA_GPU_KERNELS')
 #: tiles of the depth-wise kernels (output pixels along W x channels) and of the elementwise ones
 BLOCK_W, BLOCK_C, BLOCK = 32, 32, 1024
 #: dtypes the kernels take (they accumulate in fp32)
@@ -40,6 +46,10 @@ KERNEL_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 WEIGHT_GRAD_PROGRAMS = 1024
 
 
+class GpuKernelWarning(UserWarning):
+    """mmmoga's Triton kernels could not be used; the plain PyTorch ops run instead."""
+
+
 def gpu_kernels_enabled() -> bool:
     """Whether the GPU paths are on: :func:`gpu_kernels` if active, else the environment variable
     ``MMMOGA_GPU_KERNELS`` (``1`` turns them on; default off until measured on a GPU)."""
@@ -47,7 +57,8 @@ def gpu_kernels_enabled() -> bool:
 
 
 def gpu_kernels(enabled: bool) -> ContextManager[None]:
-    """Turn the GPU paths on or off inside the ``with`` block (this process, all threads)."""
+    """Turn the GPU paths on or off inside the ``with`` block (this thread or task: a
+    :class:`~mmmoga.models.layers.switch.Switch`)."""
     return SWITCH.override(enabled)
 
 
@@ -59,21 +70,68 @@ def kernels_off() -> Iterator[None]:
         yield
 
 
+#: why the kernels are off for this process (None: they are not)
+_failure: Optional[str] = None
+#: the imported kernels module (None before the first use)
+_module = None
+
+
+def gpu_kernels_failure() -> Optional[str]:
+    """Why the Triton kernels are off for this process (an import, initialisation, compile or
+    launch failure), or None."""
+    return _failure
+
+
+def _disable(cause: str) -> None:
+    """Switch the kernels off for the process, with one warning naming ``cause``."""
+    global _failure
+    if _failure is None:
+        _failure = cause
+        warnings.warn(
+            f'mmmoga: the Triton kernels are off for this process, the plain PyTorch ops run '
+            f'instead: {cause}',
+            GpuKernelWarning,
+            stacklevel=3)
+
+
 def _kernels():
-    """The Triton kernels module, or None where Triton cannot be imported."""
-    try:
-        from . import triton_kernels
-    except ImportError:
+    """The Triton kernels module, or None where Triton cannot be imported or initialised (any
+    error: missing, an older Triton without what the kernels use, a broken install)."""
+    global _module
+    if _failure is not None:
         return None
-    return triton_kernels
+    if _module is None:
+        try:
+            from . import triton_kernels
+        except Exception as error:  # noqa: BLE001 (any failure leaves the plain ops)
+            if isinstance(error, ModuleNotFoundError) and error.name == 'triton':
+                return None  # no Triton (a CPU build of torch): nothing to warn about
+            _disable(f'importing Triton failed ({type(error).__name__}: {error})')
+            return None
+        _module = triton_kernels
+    return _module
+
+
+def _launch(name: str, launch: Callable[[], None], device: torch.device) -> bool:
+    """Run ``launch`` (one kernel launch, compiling it the first time) on ``device``; False, with
+    the kernels switched off and one warning, where it fails (out of memory still raises)."""
+    guard = torch.cuda.device(device) if device.type == 'cuda' else contextlib.nullcontext()
+    try:
+        with guard:
+            launch()
+    except torch.cuda.OutOfMemoryError:
+        raise
+    except Exception as error:  # noqa: BLE001 (compile and launch errors)
+        _disable(f'the {name} kernel failed ({type(error).__name__}: '
+                 f'{str(error).strip().splitlines()[0] if str(error).strip() else ""})')
+        return False
+    return True
 
 
 def gpu_kernels_apply(*tensors: torch.Tensor) -> bool:
     """The kernels can run on these tensors: switched on, on CUDA (or on the CPU when the kernels
     run in Triton's interpreter), and no graph is being traced or compiled."""
-    if not gpu_kernels_enabled():
-        return False
-    if tracing():
+    if tracing() or not gpu_kernels_enabled():  # tracing first: no switch read in a graph
         return False
     kernels = _kernels()
     if kernels is None:
@@ -96,39 +154,94 @@ def _is_same_depthwise(conv: nn.Conv2d) -> bool:
             and kw % 2 and tuple(conv.padding) == (dh * (kh - 1) // 2, dw * (kw - 1) // 2))
 
 
+def _padding(weight: torch.Tensor, dilation: tuple) -> tuple:
+    kh, kw = weight.shape[-2:]
+    return dilation[0] * (kh - 1) // 2, dilation[1] * (kw - 1) // 2
+
+
 def _launch_depthwise(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
-                      out: torch.Tensor, dilation: tuple, flip: bool) -> None:
+                      out: torch.Tensor, dilation: tuple, flip: bool) -> bool:
     n, c, h, w = x.shape
     kh, kw = weight.shape[-2:]
     grid = (n * h, _cdiv(w, BLOCK_W), _cdiv(c, BLOCK_C))
-    _kernels().depthwise_conv_kernel[grid](
-        x,
-        weight,
-        bias if bias is not None else weight,
-        out,
-        h,
-        w,
-        c,
-        *x.stride(),
-        *out.stride(),
-        KH=kh,
-        KW=kw,
-        DH=dilation[0],
-        DW=dilation[1],
-        FLIP=flip,
-        HAS_BIAS=bias is not None,
-        BLOCK_W=BLOCK_W,
-        BLOCK_C=BLOCK_C)
+    kernels = _kernels()
+    if kernels is None:
+        return False
+
+    def launch() -> None:
+        kernels.depthwise_conv_kernel[grid](
+            x,
+            weight,
+            bias if bias is not None else weight,
+            out,
+            h,
+            w,
+            c,
+            *x.stride(),
+            *out.stride(),
+            KH=kh,
+            KW=kw,
+            DH=dilation[0],
+            DW=dilation[1],
+            FLIP=flip,
+            HAS_BIAS=bias is not None,
+            BLOCK_W=BLOCK_W,
+            BLOCK_C=BLOCK_C)
+
+    return _launch('depth-wise convolution', launch, x.device)
+
+
+def _depthwise_weight_grad(x: torch.Tensor, grad: torch.Tensor, weight: torch.Tensor,
+                           dilation: tuple) -> Optional[torch.Tensor]:
+    """The weight gradient by :func:`~.triton_kernels.depthwise_conv_weight_grad_kernel` (fp32
+    partial sums over slices of the rows, summed here), or None where the kernel fails."""
+    kernels = _kernels()
+    if kernels is None:
+        return None
+    n, c, h, w = x.shape
+    kh, kw = weight.shape[-2:]
+    channel_blocks = _cdiv(c, BLOCK_C)
+    programs = 64 if kernels.INTERPRETED else WEIGHT_GRAD_PROGRAMS
+    splits = max(1, min(n * h, programs // (kh * kw * channel_blocks)))
+    rows_per_program = _cdiv(n * h, splits)
+    splits = _cdiv(n * h, rows_per_program)
+    partial = torch.empty(splits, c, kh * kw, device=x.device, dtype=torch.float32)
+
+    def launch() -> None:
+        kernels.depthwise_conv_weight_grad_kernel[(kh * kw, channel_blocks, splits)](
+            x,
+            grad,
+            partial,
+            h,
+            w,
+            c,
+            n * h,
+            rows_per_program,
+            *x.stride(),
+            *grad.stride(),
+            KH=kh,
+            KW=kw,
+            DH=dilation[0],
+            DW=dilation[1],
+            BLOCK_W=BLOCK_W,
+            BLOCK_C=BLOCK_C)
+
+    if not _launch('depth-wise weight-gradient', launch, x.device):
+        return None
+    return partial.sum(0).view(weight.shape).to(weight.dtype)
 
 
 class _DepthwiseConv2d(torch.autograd.Function):
+    """The depth-wise conv by the Triton kernels; any pass whose kernel fails (see
+    :func:`_launch`) is computed by the plain ops instead."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
                 dilation: tuple) -> torch.Tensor:
         weight = weight.contiguous()
         out = torch.empty_like(x)
-        _launch_depthwise(x, weight, bias, out, dilation, flip=False)
+        if not _launch_depthwise(x, weight, bias, out, dilation, flip=False):
+            out = F.conv2d(x, weight, bias, 1, _padding(weight, dilation), dilation, x.shape[1])
         ctx.save_for_backward(x, weight)
         ctx.dilation = dilation
         ctx.has_bias = bias is not None
@@ -138,36 +251,18 @@ class _DepthwiseConv2d(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor):
         x, weight = ctx.saved_tensors
         grad_x = grad_w = grad_b = None
+        dilation, groups = ctx.dilation, x.shape[1]
+        padding = _padding(weight, dilation)
         if ctx.needs_input_grad[0]:
             grad_x = torch.empty_like(x)
-            _launch_depthwise(grad, weight, None, grad_x, ctx.dilation, flip=True)
+            if not _launch_depthwise(grad, weight, None, grad_x, dilation, flip=True):
+                grad_x = torch.nn.grad.conv2d_input(x.shape, weight, grad, 1, padding, dilation,
+                                                    groups)
         if ctx.needs_input_grad[1]:
-            n, c, h, w = x.shape
-            kh, kw = weight.shape[-2:]
-            channel_blocks = _cdiv(c, BLOCK_C)
-            programs = 64 if _kernels().INTERPRETED else WEIGHT_GRAD_PROGRAMS
-            splits = max(1, min(n * h, programs // (kh * kw * channel_blocks)))
-            rows_per_program = _cdiv(n * h, splits)
-            splits = _cdiv(n * h, rows_per_program)
-            partial = torch.empty(splits, c, kh * kw, device=x.device, dtype=torch.float32)
-            _kernels().depthwise_conv_weight_grad_kernel[(kh * kw, channel_blocks, splits)](
-                x,
-                grad,
-                partial,
-                h,
-                w,
-                c,
-                n * h,
-                rows_per_program,
-                *x.stride(),
-                *grad.stride(),
-                KH=kh,
-                KW=kw,
-                DH=ctx.dilation[0],
-                DW=ctx.dilation[1],
-                BLOCK_W=BLOCK_W,
-                BLOCK_C=BLOCK_C)
-            grad_w = partial.sum(0).view(weight.shape).to(weight.dtype)
+            grad_w = _depthwise_weight_grad(x, grad, weight, dilation)
+            if grad_w is None:
+                grad_w = torch.nn.grad.conv2d_weight(x, weight.shape, grad, 1, padding, dilation,
+                                                     groups)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_b = grad.sum((0, 2, 3), dtype=torch.float32).to(grad.dtype)
         return grad_x, grad_w, grad_b, None
@@ -202,14 +297,29 @@ def _dense_format(t: torch.Tensor) -> Optional[torch.memory_format]:
     return None
 
 
+def _launch_elementwise(name: str, kernel: str, *tensors: torch.Tensor) -> bool:
+    """One elementwise kernel over same-strided dense tensors (the last ``numel`` elements)."""
+    kernels = _kernels()
+    if kernels is None:
+        return False
+    numel = tensors[0].numel()
+
+    def launch() -> None:
+        getattr(kernels, kernel)[(_cdiv(numel, BLOCK), )](*tensors, numel, BLOCK=BLOCK)
+
+    return _launch(name, launch, tensors[0].device)
+
+
 class _SiluProduct(torch.autograd.Function):
+    """``SiLU(a) * SiLU(b)`` by the Triton kernels; a pass whose kernel fails (see
+    :func:`_launch`) is computed by the plain ops instead."""
 
     @staticmethod
     def forward(ctx, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         ctx.memory_format = _dense_format(a)
         out = torch.empty_like(a, memory_format=ctx.memory_format)
-        numel = a.numel()
-        _kernels().silu_product_kernel[(_cdiv(numel, BLOCK), )](a, b, out, numel, BLOCK=BLOCK)
+        if not _launch_elementwise('SiLU product', 'silu_product_kernel', a, b, out):
+            out = F.silu(a) * F.silu(b)
         ctx.save_for_backward(a, b)
         return out
 
@@ -219,9 +329,12 @@ class _SiluProduct(torch.autograd.Function):
         grad = grad.contiguous(memory_format=ctx.memory_format)
         grad_a = torch.empty_like(a, memory_format=ctx.memory_format)
         grad_b = torch.empty_like(b, memory_format=ctx.memory_format)
-        numel = a.numel()
-        _kernels().silu_product_grad_kernel[(_cdiv(numel, BLOCK), )](
-            a, b, grad, grad_a, grad_b, numel, BLOCK=BLOCK)
+        if not _launch_elementwise('SiLU product gradient', 'silu_product_grad_kernel', a, b, grad,
+                                   grad_a, grad_b):
+            a32, b32, g32 = a.float(), b.float(), grad.float()
+            sig_a, sig_b = torch.sigmoid(a32), torch.sigmoid(b32)
+            grad_a = (g32 * b32 * sig_b * sig_a * (1 + a32 * (1 - sig_a))).to(a.dtype)
+            grad_b = (g32 * a32 * sig_a * sig_b * (1 + b32 * (1 - sig_b))).to(b.dtype)
         return grad_a, grad_b
 
 

@@ -21,6 +21,8 @@ from typing import Callable, Iterator, Optional, Sequence
 import torch
 from torch import nn
 
+from .switch import tracing
+
 __all__ = ['ElementScale', 'fp16_rescue_active', 'in_fp16_autocast', 'layer_scaled', 'scale_grad']
 
 #: what ``K * max |scale|`` is brought to: the branch's gradients then sit 6 binades (of fp16's
@@ -74,10 +76,16 @@ def in_fp16_autocast(x: torch.Tensor) -> bool:
 
 def fp16_rescue_active(x: torch.Tensor) -> bool:
     """Whether :func:`layer_scaled` rescues gradients for ``x``: fp16 autocast on ``x``'s device,
-    gradients recorded, and no tracing, scripting or export (whose graphs must stay plain)."""
-    return (torch.is_grad_enabled() and in_fp16_autocast(x) and not torch.jit.is_tracing()
-            and not torch.jit.is_scripting() and not torch.compiler.is_exporting()
-            and not torch.onnx.is_in_onnx_export())
+    gradients recorded, and no graph being captured (tracing, scripting, export, and
+    ``torch.compile``).
+
+    Not under ``torch.compile``: the rescue swaps the branch's parameters for aliases inside the
+    forward, which dynamo does not follow: it breaks the graph at every scaled branch, recompiles
+    :func:`scale_grad` for each tensor rank until it hits its recompile limit, and the gradients
+    it gave (HorNet, CPU, torch 2.13) were not the eager ones. A compiled fp16 run therefore
+    computes the plain ``scale * branch(x)``, whose gradients behind the 1e-6 layer scales flush
+    to zero in the first steps: train compiled models in bf16 (or fp32)."""
+    return (torch.is_grad_enabled() and in_fp16_autocast(x) and not tracing())
 
 
 def rescue_factor(scale: torch.Tensor) -> torch.Tensor:

@@ -8,11 +8,21 @@ Every kernel takes explicit strides, so the same kernel reads and writes channel
 channels-last and sliced (non-contiguous) tensors, and accumulates in fp32 whatever the tensors'
 dtype.
 """
+import os
+
 import triton
 import triton.language as tl
 
+
+def _interpreted() -> bool:
+    knobs = getattr(triton, 'knobs', None)  # Triton >= 3.4; before it, only the variable
+    if knobs is not None:
+        return bool(knobs.runtime.interpret)
+    return os.environ.get('TRITON_INTERPRET', '0').strip().lower() in ('1', 'true', 'on')
+
+
 #: True when the kernels run in Triton's interpreter (on CPU tensors) instead of on a GPU
-INTERPRETED = bool(triton.knobs.runtime.interpret)
+INTERPRETED = _interpreted()
 
 
 @triton.jit

@@ -12,7 +12,6 @@ from typing import Callable, Dict, List, Optional
 
 import torch
 from mmengine.logging import MMLogger
-from mmengine.runner.checkpoint import CheckpointLoader
 from safetensors import SafetensorError
 from safetensors.torch import load_file as load_safetensors_file
 
@@ -218,14 +217,22 @@ def load_checkpoint_file(filename: str,
         raise _corrupt_error(filename, path, err) from None
 
 
-def register_mmengine_loaders() -> None:
+def register_mmengine_loaders() -> bool:
     """Route mmengine's ``CheckpointLoader`` through :func:`load_checkpoint_file`.
 
     Local paths and http(s) URLs (``--resume``, ``load_from``, ``init_detector`` / ``init_model``,
     ``Pretrained`` init of any module) load through mmmoga's loader; mmengine's other schemes
     (``torchvision://``, ``open-mmlab://``, ``s3://`` ...) keep their own download code and run
-    inside the same scoped allow-list. Calling it again is harmless.
+    inside the same scoped allow-list. Calling it again is harmless. Returns False, routing
+    nothing, where mmengine's runner cannot be imported for want of OpenCV (which it imports):
+    then no mmengine load exists to route.
     """
+    try:
+        from mmengine.runner.checkpoint import CheckpointLoader
+    except ModuleNotFoundError as error:
+        if error.name != 'cv2':
+            raise
+        return False
 
     def load_from_mmmoga_local(filename, map_location=None):
         return load_checkpoint_file(filename, map_location=map_location)
@@ -239,6 +246,7 @@ def register_mmengine_loaders() -> None:
         CheckpointLoader.register_scheme(prefix, _scoped(loader), force=True)
     CheckpointLoader.register_scheme('', load_from_mmmoga_local, force=True)
     CheckpointLoader.register_scheme(('http://', 'https://'), load_from_mmmoga_http, force=True)
+    return True
 
 
 def _scoped(loader: Callable) -> Callable:
