@@ -49,8 +49,8 @@ STACK = osp.join(ROOT, 'requirements', 'stack.txt')
 CACHE = os.environ.get('MMMOGA_CACHE', osp.expanduser('~/.cache/mmmoga'))
 MMPOSE_RUNTIME_DEPS = ['json_tricks', 'munkres', 'scipy', 'matplotlib', 'pillow', 'opencv-python']
 MIM_RUNTIME_DEPS = ['click', 'colorama', 'model-index', 'pandas', 'requests', 'rich', 'tabulate']
-TEST_TOOLS = ('flake8', 'isort', 'yapf', 'onnx', 'onnxruntime', 'timm'
-              )  # pinned in stack.txt (not pytest)
+# the test and lint tools pinned in stack.txt (pytest is not)
+TEST_TOOLS = ('flake8', 'isort', 'yapf', 'onnx', 'onnxruntime', 'timm')
 MIM_LINK = osp.join(ROOT, 'mmmoga', '.mim', 'configs')
 
 
