@@ -5,6 +5,8 @@
 #   make lint   flake8, isort and yapf as .pre-commit-config.yaml runs them (settings in setup.cfg),
 #               and the model-zoo pages (docs/model_zoo/) against the metafiles
 #   make format rewrite the tree with isort and yapf (then `make lint` passes what they can fix)
+#   make test-min-torch  the backbone tests on the lowest torch of setup.py, in a fresh venv (not
+#               part of `make test`)
 PYTHON ?= python
 TOY_CONFIG := configs/mask_rcnn_moganet_xt_toy.py
 TOY_WORK_DIR := work_dirs/mask_rcnn_moganet_xt_toy
@@ -12,7 +14,7 @@ TOY_IMAGES := $(foreach i,1 2 3 4 5 6 7 8,data/toy/coco/val/00000$(i).jpg)
 
 LINT_PATHS := mmmoga tools tests configs setup.py
 
-.PHONY: setup demo test lint format
+.PHONY: setup demo test test-min-torch lint format
 
 setup:
 	$(PYTHON) tools/setup_env.py
@@ -32,6 +34,11 @@ demo: setup
 # run it with `python -m pytest tests/test_compile.py`
 test: setup
 	$(PYTHON) -m pytest tests -q -m "not compile"
+
+# a fresh venv in a temporary directory with only the backbone requirements and torch==X.Y.0 for
+# setup.py's torch>=X.Y (tools/misc/test_min_torch.py; --torch VERSION tries another)
+test-min-torch:
+	$(PYTHON) tools/misc/test_min_torch.py
 
 lint:
 	$(PYTHON) -m flake8 $(LINT_PATHS)

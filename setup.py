@@ -10,7 +10,9 @@ ROOT = osp.dirname(osp.abspath(__file__))
 MIM_FILES = ('configs', 'tools', 'metafiles', 'model-index.yml')
 EDITABLE_COMMANDS = ('develop', 'editable_wheel')
 # pyyaml: the checkpoint loader reads the release records (sha256, size, share page) from metafiles/
-BACKBONE_REQUIRES = ['torch>=2.0', 'numpy', 'mmengine>=0.10.0,<1.0.0', 'safetensors>=0.4', 'pyyaml']
+# torch>=2.5: checkpoints load under a per-load allow-list (torch.serialization.safe_globals, new in
+# 2.5); `make test-min-torch` runs the backbone tests on torch 2.5.0 in a fresh venv
+BACKBONE_REQUIRES = ['torch>=2.5', 'numpy', 'mmengine>=0.10.0,<1.0.0', 'safetensors>=0.4', 'pyyaml']
 # what every task needs besides its library: mmcv, and OpenCV for the toy data sets
 TASK_COMMON = ['mmcv>=2.0.0rc4,<2.2.0', 'opencv-python']
 #: pip extras: the task libraries (and mmcv, which they build on) of each task

@@ -127,8 +127,11 @@ def test_toy_config_trains_with_mmengine_compile(tmp_path):
 def test_benchmark_measures_compiled_speed_and_compile_time(monkeypatch):
     from mmmoga import benchmark
     from mmmoga.benchmark.models import Entry
-    monkeypatch.setitem(benchmark.BENCHMARK_MODELS, 'tiny-moganet',
-                        Entry('tiny-moganet', lambda with_cp: TINY['moganet'](), 'mmmoga', 'test'))
+    monkeypatch.setitem(
+        benchmark.BENCHMARK_MODELS, 'tiny-moganet',
+        Entry(
+            'tiny-moganet', lambda with_cp, channels_last=None: TINY['moganet'](), 'mmmoga',
+            'test'))
     spec = tiny_spec(model='tiny-moganet', iters=2, warmup=1, threads=None)
     compiled = benchmark.measure(dict(spec, compile=True))
     plain = benchmark.measure(spec)

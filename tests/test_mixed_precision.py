@@ -14,7 +14,7 @@ from small_models import SMALL_SPECS
 from torch import nn
 
 import mmmoga  # noqa: F401  (registers everything)
-from mmmoga.models import Conv2Former, HorFPN, HorNet, InceptionNeXt, MogaNet
+from mmmoga.models import Conv2Former, HorNet, InceptionNeXt, MogaNet
 from mmmoga.models.layers import gnconv as gnconv_module
 from mmmoga.models.layers import norm as norm_module
 from mmmoga.models.layers import scale as scale_module
@@ -185,6 +185,8 @@ def test_rescue_brings_fp16_gradients_closer_to_fp32(family, monkeypatch):
 @pytest.mark.parametrize('dtype', list(DTYPES), ids=list(DTYPES))
 @pytest.mark.parametrize('mixer', ['dw', 'gf'])
 def test_horfpn_autocast_training_steps_train_every_parameter(mixer, dtype):
+    pytest.importorskip('mmdet')  # HorFPN is registered only where mmdet is installed
+    from mmmoga.models import HorFPN
     torch.manual_seed(0)
     gnconv = dict(
         mixer=mixer,
@@ -251,3 +253,19 @@ def test_attn_force_fp32_runs_the_gating_in_fp32(dtype):
         with torch.no_grad(), torch.autocast('cpu', dtype=DTYPES[dtype]):
             model(images)
         assert seen and set(seen) == {expected}, (force, seen)
+
+
+def test_the_rescue_is_off_while_a_graph_is_captured(monkeypatch):
+    """Under fp16 autocast with gradients the rescue is on, but not while ``torch.compile`` (or
+    tracing / export) captures a graph: dynamo does not follow its parameter aliases (see
+    ``fp16_rescue_active``); the plain ``scale * branch(x)`` runs there."""
+    x = torch.zeros(1, 2, 3, 3)
+    with torch.autocast('cpu', dtype=torch.float16):
+        assert scale_module.fp16_rescue_active(x)
+        monkeypatch.setattr(torch.compiler, 'is_compiling', lambda: True)
+        assert not scale_module.fp16_rescue_active(x)
+        scale = torch.full((1, 2, 1, 1), 1e-6, requires_grad=True)
+        calls = []
+        out = scale_module.layer_scaled(scale, [], lambda t: calls.append(t) or t * 2, x)
+    assert calls[0] is x  # the branch saw the input itself, not a gradient-scaling alias
+    torch.testing.assert_close(out, scale * x * 2)
