@@ -143,3 +143,27 @@ def test_the_plan_fits_the_budget_before_the_triton_forms():
     for job in ['kernels', gpu_check.BASELINE, *gpu_check.MODELS, 'ours-nhwc-triton']:
         assert f'  {job} ' in text
     assert rows[0]['kind'] == 'kernel' and rows[-1]['job'] == 'ours-nhwc-triton'
+
+
+def test_the_numerics_turn_tf32_off_for_themselves_only(monkeypatch):
+    """The numerics compare in fp32 with TF32 off; the measurements after them in the same worker
+    train with PyTorch's settings as they were (as a config trains)."""
+    import torch
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    seen = []
+    real = gpu_check._compare_forms
+
+    def compare(*args):
+        seen.append((torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32))
+        return real(*args)
+
+    monkeypatch.setattr(gpu_check, '_compare_forms', compare)
+    row = dict(kind='numerics', job='m', model='inceptionnext_t', forms=['official', 'ours-nhwc'])
+    settings = dict(gpu_check.SETTINGS['smoke'], mode='smoke')
+    try:
+        result = gpu_check._numerics(row, settings, torch.device('cpu'))
+        assert seen == [(False, False)] and result['differs'] == []
+        assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved

@@ -291,6 +291,12 @@ def _measure(row: dict, settings: dict, device) -> dict:
         images_per_s=batch * iters / timing['elapsed_s'],
         peak_mb=timing['peak_mb'],
         memory_method=timing['memory_method'])
+    if device.type == 'cuda':
+        result['tf32'] = dict(
+            matmul=torch.backends.cuda.matmul.allow_tf32, cudnn=torch.backends.cudnn.allow_tf32)
+    if FORMS.get(row['form'], {}).get('gpu_kernels'):
+        from mmmoga.models.layers import gpu_ops
+        result['kernels_failure'] = gpu_ops.gpu_kernels_failure()  # None: the kernels ran
     if hasattr(net, 'computes_channels_last'):
         probe = x[:1]
         with _switches(row['form'], row['dtype'], device):
@@ -304,8 +310,16 @@ def _numerics(row: dict, settings: dict, device) -> dict:
     weights), fp32 with TF32 off; ``differs`` names the forms beyond 1e-4 (relative to the
     reference's largest magnitude)."""
     import torch
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
+    flags = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        return _compare_forms(row, settings, device)
+    finally:  # the measurements after it train with PyTorch's defaults, as a config does
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = flags
+
+
+def _compare_forms(row: dict, settings: dict, device) -> dict:
+    import torch
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(
         settings['numerics_batch'],
@@ -698,6 +712,10 @@ def _measure_line(model, form, dtype, train, dense, measured) -> str:
     official_dense = measured.get((model, 'official', dtype, 'dense'))
     baseline_train = measured.get((BASELINE, 'baseline', dtype, 'train'))
     errors = [r['error'] for r in (train, dense) if r is not None and 'error' in r]
+    errors += sorted({
+        f'Triton kernels off: {r["kernels_failure"]}'
+        for r in (train, dense) if r is not None and r.get('kernels_failure')
+    })
     label = MODELS.get(model, 'ConvNeXt-T (timm)')
     computed = (value(train, 'computed') or {})
     form_label = form + (' (' + ', '.join(k for k, v in (
