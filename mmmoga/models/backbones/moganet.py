@@ -198,10 +198,10 @@ class MogaBlock(nn.Module):
     fewer passes over memory, outputs equal within fp32 rounding.
     ``reference_ops=True`` runs it op by op as the official code writes it (the reference of the
     speed benchmark and of the tests); ``None`` does so where the folded form is not measured faster
-    (:data:`MEASURED_FAST_OPS`: a CUDA input outside bf16 autocast). Under fp16 autocast it takes
-    that path too, each scaled branch through :func:`~mmmoga.models.layers.layer_scaled`: folded
-    into fp16 weights, the 1e-5 scales would make them subnormal, and the gradients behind them
-    would flush to zero.
+    (``measured_fast_ops``, the backbone's table, by default :data:`MEASURED_FAST_OPS`: a CUDA
+    input outside bf16 autocast). Under fp16 autocast it takes that path too, each scaled branch
+    through :func:`~mmmoga.models.layers.layer_scaled`: folded into fp16 weights, the 1e-5 scales
+    would make them subnormal, and the gradients behind them would flush to zero.
     """
 
     def __init__(self,
@@ -212,10 +212,13 @@ class MogaBlock(nn.Module):
                  layer_scale_init_value: float = 1e-5,
                  norm_cfg: Optional[dict] = None,
                  attn_force_fp32: bool = False,
-                 reference_ops: Optional[bool] = None):
+                 reference_ops: Optional[bool] = None,
+                 measured_fast_ops: Optional[dict] = None):
         super().__init__()
         norm_cfg = norm_cfg or dict(type='BN')
         self.reference_ops = reference_ops
+        self.measured_fast_ops = (
+            MEASURED_FAST_OPS if measured_fast_ops is None else measured_fast_ops)
         self.norm1 = build_norm_layer(norm_cfg, channels)[1]
         self.attn = MultiOrderGatedAggregation(channels, attn_force_fp32)
         self.norm2 = build_norm_layer(norm_cfg, channels)[1]
@@ -228,7 +231,7 @@ class MogaBlock(nn.Module):
         """Whether the forward of ``x`` runs op by op (see the class docstring)."""
         if in_fp16_autocast(x) or self.reference_ops:
             return True
-        return self.reference_ops is None and not measured_for(MEASURED_FAST_OPS, x)
+        return self.reference_ops is None and not measured_for(self.measured_fast_ops, x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.official_ops(x):
@@ -451,8 +454,8 @@ class MogaNet(BaseBackbone):
                 patch_embed = ConvPatchEmbed(self.embed_dims[i - 1], dims, norm_cfg)
             blocks = nn.ModuleList([
                 MogaBlock(dims, self.arch_settings['ffn_ratios'][i], drop_rate, rate,
-                          layer_scale_init_value, norm_cfg, attn_force_fp32, reference_ops)
-                for rate in dpr[i]
+                          layer_scale_init_value, norm_cfg, attn_force_fp32, reference_ops,
+                          self.measured_fast_ops) for rate in dpr[i]
             ])
             self.add_module(f'patch_embed{i + 1}', patch_embed)
             self.add_module(f'blocks{i + 1}', blocks)
