@@ -167,3 +167,11 @@ def test_the_numerics_turn_tf32_off_for_themselves_only(monkeypatch):
         assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def test_docs_show_the_plan_of_the_default_run():
+    """docs/gpu.md shows the plan the default run prints (it changes with the models, forms,
+    settings and estimates)."""
+    text, _ = gpu_check.plan(gpu_check.rows_of(list(gpu_check.MODELS), 'full'), 'full')
+    with open(osp.join(ROOT, 'docs', 'gpu.md')) as f:
+        assert text in f.read()
