@@ -22,16 +22,28 @@ fits the ``budget`` are skipped and listed. Every result is one JSON line of the
 written as it arrives (a killed run keeps what it measured); the report (:func:`report_markdown`)
 comes last, and from a results file alone (:func:`read_results`).
 """
+import contextlib
 import datetime
 import json
 import os
 import os.path as osp
 import platform
 import selectors
+import statistics
 import subprocess
 import sys
 import time
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+import torch
+
+from mmmoga.models import create_backbone
+from mmmoga.models.factory import BACKBONES
+from mmmoga.models.layers import gpu_kernels, gpu_ops
+from mmmoga.registry import MODELS as REGISTRY
+from .kernel_check import KERNEL_CASES, check_kernel_case, kernel_cases
+from .measure import time_steps, training_step
+from .models import REPO_ROOT
 
 #: the models measured, as :func:`mmmoga.create_backbone` names them -> their label
 MODELS = {
@@ -51,14 +63,6 @@ FORMS = {
     'ours-nchw': dict(channels_last=False, reference_ops=False),
     'ours-nhwc': dict(channels_last=True, reference_ops=False),
     'ours-nhwc-triton': dict(channels_last=True, reference_ops=False, gpu_kernels=True),
-}
-FORM_LABELS = {
-    'official': 'official op sequence, NCHW',
-    'config': 'as the configs build it (defaults)',
-    'ours-nchw': 'ours, channels-first',
-    'ours-nhwc': 'ours, channels-last',
-    'ours-nhwc-triton': 'ours, channels-last + Triton kernels',
-    'baseline': 'timm ConvNeXt-T, NCHW',
 }
 DTYPES = ('fp32', 'bf16')
 #: the sizes and step counts of a full run and of ``smoke`` (tiny inputs, one step: every code path
@@ -130,8 +134,6 @@ RESULT_TAG = 'GPU_CHECK '
 
 def uses_gpu_kernels(model: str) -> bool:
     """Whether the family of ``model`` has Triton kernels (its ``-triton`` form is measured)."""
-    from mmmoga.models.factory import BACKBONES
-    from mmmoga.registry import MODELS as REGISTRY
     return REGISTRY.get(BACKBONES[model][0]).uses_gpu_kernels
 
 
@@ -141,7 +143,6 @@ def rows_of(models: Sequence[str], mode: str) -> List[dict]:
     every later row has it to compare with); per model its numerics and its measurements in every
     form but the Triton one; last, in one worker, the Triton forms (the first rows to go when the
     budget runs short)."""
-    from .kernel_check import kernel_cases
     settings = SETTINGS[mode]
     rows = [
         dict(kind='kernel', job='kernels', case=case)
@@ -175,7 +176,6 @@ def estimate_s(row: dict, mode: str) -> float:
         return 1.0
     settings = SETTINGS[mode]
     if row['kind'] == 'kernel':
-        from .kernel_check import KERNEL_CASES
         return ESTIMATE['kernels_s'] / len(KERNEL_CASES)
     if row['kind'] == 'numerics':
         return ESTIMATE['numerics_s'] * len(row['forms'])
@@ -224,16 +224,12 @@ def plan(rows: Sequence[dict], mode: str) -> Tuple[str, float]:
 def _build(model: str, form: str, device, mode: str):
     """A model of the run in train mode on ``device`` (seed 0: every form gets the same weights);
     in ``smoke`` mode at the family's :data:`SMOKE_ARCHS`."""
-    import torch
     torch.manual_seed(0)
     if model == BASELINE:
         import timm
         net = timm.create_model(
             BASELINE, pretrained=False, features_only=True, out_indices=(0, 1, 2, 3))
         return net.to(device).train()
-    from mmmoga import create_backbone
-    from mmmoga.models.factory import BACKBONES
-    from mmmoga.registry import MODELS as REGISTRY
     kwargs = {k: v for k, v in FORMS[form].items() if k != 'gpu_kernels'}
     if mode == 'smoke':
         family, arguments = BACKBONES[model]
@@ -245,11 +241,7 @@ def _build(model: str, form: str, device, mode: str):
 
 
 def _switches(form: str, dtype: Optional[str], device):
-    import contextlib
 
-    import torch
-
-    from mmmoga.models.layers import gpu_kernels
     stack = contextlib.ExitStack()
     if form in FORMS:
         stack.enter_context(gpu_kernels(bool(FORMS[form].get('gpu_kernels'))))
@@ -261,11 +253,7 @@ def _switches(form: str, dtype: Optional[str], device):
 def _measure(row: dict, settings: dict, device) -> dict:
     """One training-step measurement (``what``: ``train`` at the run's size, ``dense`` at the
     dense size)."""
-    import statistics
 
-    import torch
-
-    from .measure import time_steps, training_step
     net = _build(row['model'], row['form'], device, settings['mode'])
     if row['what'] == 'train':
         batch, size = settings['batch'], (settings['size'], settings['size'])
@@ -295,7 +283,6 @@ def _measure(row: dict, settings: dict, device) -> dict:
         result['tf32'] = dict(
             matmul=torch.backends.cuda.matmul.allow_tf32, cudnn=torch.backends.cudnn.allow_tf32)
     if FORMS.get(row['form'], {}).get('gpu_kernels'):
-        from mmmoga.models.layers import gpu_ops
         result['kernels_failure'] = gpu_ops.gpu_kernels_failure()  # None: the kernels ran
     if hasattr(net, 'computes_channels_last'):
         probe = x[:1]
@@ -309,7 +296,6 @@ def _numerics(row: dict, settings: dict, device) -> dict:
     """Every form's outputs and input gradients against the official op sequence in NCHW (same
     weights), fp32 with TF32 off; ``differs`` names the forms beyond 1e-4 (relative to the
     reference's largest magnitude)."""
-    import torch
     flags = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     try:
@@ -319,7 +305,6 @@ def _numerics(row: dict, settings: dict, device) -> dict:
 
 
 def _compare_forms(row: dict, settings: dict, device) -> dict:
-    import torch
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(
         settings['numerics_batch'],
@@ -353,7 +338,6 @@ def _compare_forms(row: dict, settings: dict, device) -> dict:
 
 
 def _environment(device) -> dict:
-    import torch
     info = dict(
         device=str(device),
         torch=torch.__version__,
@@ -376,7 +360,6 @@ def _environment(device) -> dict:
 def worker(rows_json: str, mode: str, device: str) -> None:
     """Run ``rows`` (a JSON list) one by one, printing ``GPU_CHECK {"start": i}`` before and the
     result after each row (``GPU_CHECK {...}``); an exception becomes the row's error."""
-    import torch
     rows = json.loads(rows_json)
     device = torch.device(device)
     settings = dict(SETTINGS[mode], mode=mode)
@@ -388,7 +371,6 @@ def worker(rows_json: str, mode: str, device: str) -> None:
         started = time.perf_counter()
         try:
             if row['kind'] == 'kernel':
-                from .kernel_check import check_kernel_case
                 result = check_kernel_case(row['case'], str(device))
             elif row['kind'] == 'numerics':
                 result = _numerics(row, settings, device)
@@ -532,10 +514,6 @@ def _one_line(record: dict) -> str:
     return (
         f'[gpu_check] {what}: {record["images_per_s"]:.1f} img/s, {record["ms_median"]:.1f} ms, '
         f'peak {record["peak_mb"]:.0f} MB')
-
-
-#: the directory holding the ``mmmoga`` package (the repository root in a source checkout)
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def run_gpu_check(device: str = 'cuda',
