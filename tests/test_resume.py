@@ -7,30 +7,18 @@ does. Each property has its control: switched off, the resumed run must differ.
 """
 import logging
 import os
-import random
-import socket
-import uuid
 
-import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-import torch.nn.functional as F
-from mmengine.evaluator import BaseMetric
+import tiny_training
 from mmengine.hooks import Hook
-from mmengine.model import BaseModel
-from mmengine.runner import Runner
-from torch import nn
-from torch.utils.data import Dataset
+from tiny_training import CHECKPOINT_AT, assert_identical, differs, free_port, weights
 
 from mmmoga.engine import RandomStateHook
 from mmmoga.engine import hooks as rng_hooks
 from mmmoga.engine.hooks import set_rng_state
-from mmmoga.models import MogaNet
-
-SMALL_ARCH = dict(embed_dims=[8, 16, 24, 32], depths=[1, 1, 1, 1], ffn_ratios=[2, 2, 2, 2])
-CHECKPOINT_AT = 4  # iteration-based runs: checkpoint and validation every 4 iterations
 
 
 @pytest.fixture(autouse=True)
@@ -40,55 +28,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-class NoisyShapes(Dataset):
-    """Fixed images; numpy noise and a python-random flip are drawn per access."""
-
-    def __init__(self, num=24):
-        generator = torch.Generator().manual_seed(0)
-        self.images = torch.randn(num, 3, 32, 32, generator=generator)
-        self.labels = torch.arange(num) % 3
-
-    def __len__(self):
-        return len(self.images)
-
-    def __getitem__(self, index):
-        noise = torch.from_numpy(np.random.normal(0, 0.1, (3, 32, 32)).astype(np.float32))
-        image = self.images[index] + noise
-        if random.random() < 0.5:
-            image = image.flip(-1)
-        return dict(inputs=image, labels=self.labels[index])
-
-
-class TinyClassifier(BaseModel):
-
-    def __init__(self):
-        super().__init__()
-        self.backbone = MogaNet(SMALL_ARCH, out_indices=(3, ), drop_path_rate=0.3)
-        self.head = nn.Linear(32, 3)
-
-    def forward(self, inputs, labels, mode='tensor'):
-        logits = self.head(self.backbone(inputs)[0].mean((2, 3)))
-        if mode == 'loss':
-            return dict(loss=F.cross_entropy(logits, labels))
-        if mode == 'predict':  # draws like test-time proposal sampling would
-            logits = logits + 1e-3 * torch.rand_like(logits)[torch.randperm(len(logits))]
-            return list(zip(logits.argmax(1).tolist(), labels.tolist()))
-        return logits
-
-
-class NoisyAccuracy(BaseMetric):
-    """Accuracy; it also draws from numpy and python's RNG, as some metrics do."""
-    default_prefix = 'toy'
-
-    def process(self, data_batch, data_samples):
-        np.random.rand()
-        random.random()
-        self.results.extend(data_samples)
-
-    def compute_metrics(self, results):
-        return dict(accuracy=float(np.mean([pred == label for pred, label in results])))
 
 
 class KillAfterFirstCheckpoint(Hook):
@@ -115,59 +54,10 @@ class RecordRandomState(Hook):
         self.record.append(torch.get_rng_state().clone())
 
 
-def build_runner(work_dir,
-                 loop='epoch',
-                 resume=False,
-                 kill=False,
-                 rng_hook=True,
-                 load_from=None,
-                 extra_hooks=(),
-                 distributed=False):
+def build_runner(work_dir, kill=False, rng_hook=True, extra_hooks=(), **kwargs):
     hooks = ([dict(type='RandomStateHook')] if rng_hook else
              []) + ([KillAfterFirstCheckpoint()] if kill else []) + list(extra_hooks)
-    if loop == 'epoch':  # detection / pose / classification style: validate every epoch
-        train_cfg = dict(by_epoch=True, max_epochs=3, val_interval=1)
-        sampler = dict(type='DefaultSampler', shuffle=True)
-        checkpoint = dict(type='CheckpointHook', interval=1)
-        scheduler = dict(type='CosineAnnealingLR', T_max=3, by_epoch=True)
-    else:  # segmentation 160K style, shortened: validate and save every CHECKPOINT_AT iterations
-        train_cfg = dict(by_epoch=False, max_iters=3 * CHECKPOINT_AT, val_interval=CHECKPOINT_AT)
-        sampler = dict(type='InfiniteSampler', shuffle=True)
-        checkpoint = dict(type='CheckpointHook', by_epoch=False, interval=CHECKPOINT_AT)
-        scheduler = dict(type='CosineAnnealingLR', T_max=3 * CHECKPOINT_AT, by_epoch=False)
-    torch.manual_seed(0)  # the model is built here, before the Runner seeds
-    return Runner(
-        model=TinyClassifier(),
-        work_dir=str(work_dir),
-        experiment_name=f'resume_{uuid.uuid4().hex}',
-        train_dataloader=dict(
-            dataset=NoisyShapes(),
-            batch_size=4,
-            num_workers=0,
-            sampler=sampler,
-            collate_fn=dict(type='default_collate')),
-        val_dataloader=dict(
-            dataset=NoisyShapes(8),
-            batch_size=4,
-            num_workers=0,
-            sampler=dict(type='DefaultSampler', shuffle=False),
-            collate_fn=dict(type='default_collate')),
-        val_evaluator=[NoisyAccuracy()],
-        val_cfg=dict(),
-        optim_wrapper=dict(optimizer=dict(type='AdamW', lr=1e-3)),
-        param_scheduler=scheduler,
-        train_cfg=train_cfg,
-        default_hooks=dict(checkpoint=checkpoint, logger=dict(type='LoggerHook', interval=100)),
-        custom_hooks=hooks,
-        randomness=dict(seed=0),
-        resume=resume,
-        load_from=load_from,
-        launcher='pytorch' if distributed else 'none',
-        cfg=dict(
-            model_wrapper_cfg=dict(type='CPUDistributedDataParallel', broadcast_buffers=False))
-        if distributed else None,
-        log_processor=dict(by_epoch=loop == 'epoch'),
-        default_scope='mmengine')
+    return tiny_training.build_runner(work_dir, custom_hooks=hooks, **kwargs)
 
 
 def train(work_dir, kill=False, **kwargs):
@@ -182,23 +72,12 @@ def train(work_dir, kill=False, **kwargs):
     else:
         runner.train()
     runner.logger.removeHandler(handler)
-    model = runner.model.module if hasattr(runner.model, 'module') else runner.model
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}, messages
+    return weights(runner), messages
 
 
 def killed_and_resumed(work_dir, **kwargs):
     train(work_dir, kill=True, **kwargs)
     return train(work_dir, resume=True, **kwargs)[0]
-
-
-def assert_identical(a, b):
-    assert a.keys() == b.keys()
-    for key in a:
-        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
-
-
-def differs(a, b):
-    return any(not torch.equal(a[key], b[key]) for key in a)
 
 
 @pytest.mark.parametrize('loop', ['epoch', 'iter'])
@@ -255,12 +134,6 @@ def test_resume_without_rng_states_warns(tmp_path):
     train(tmp_path, kill=True, rng_hook=False)
     _, messages = train(tmp_path, resume=True)
     assert any('holds no RNG states' in m for m in messages)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def _two_process_worker(rank, work_dir, port, loop):

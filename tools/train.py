@@ -5,6 +5,9 @@ Examples:
   python tools/train.py configs/mask_rcnn_moganet_s.py
   python tools/train.py configs/mask_rcnn_moganet_xt_toy.py --resume          # latest checkpoint
   tools/dist_train.sh configs/mask_rcnn_moganet_s.py 8                  # 8 GPUs (or CPU procs)
+
+Exit status 75: preempted (SIGTERM); a checkpoint was saved at the iteration it reached (see
+PreemptionHook): run the same command with --resume to continue.
 """
 import argparse
 import os.path as osp
@@ -14,7 +17,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmmoga  # noqa: F401  (registers mmmoga's modules and torch>=2.6 checkpoint allow-list)
-from mmmoga.engine import NonFiniteError
+from mmmoga.engine import PREEMPTED_EXIT_STATUS, NonFiniteError, TrainingPreempted
 from mmmoga.utils import (CheckpointError, DatasetError, DictAction, check_dataset_paths,
                           load_config, plain_checkpoint_hook_warning, shut_down_distributed,
                           trust_checkpoint)
@@ -109,6 +112,10 @@ def main():
         # a refused, truncated, missing or unwritable checkpoint (full disk), or a diverged run:
         # the message says what was kept and what to do
         sys.exit(f'ERROR: {err}')
+    except TrainingPreempted:
+        # saved (or nothing new to save) on a preemption signal; the log says where
+        shut_down_distributed()
+        sys.exit(PREEMPTED_EXIT_STATUS)
     shut_down_distributed()
 
 

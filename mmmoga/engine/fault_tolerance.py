@@ -35,6 +35,7 @@ import math
 import os
 import os.path as osp
 import shutil
+import time
 from collections import deque
 from typing import Dict, List, Optional, Sequence
 
@@ -51,13 +52,16 @@ from mmmoga.utils.atomic_io import (CheckpointWriteError, atomic_write_bytes, at
 
 __all__ = [
     'AtomicCheckpointHook', 'NonFiniteLossHook', 'AtomicLocalBackend', 'NonFiniteError',
-    'NonFiniteLossError', 'NonFiniteWeightsError', 'non_finite_tensors', 'PENDING_REMOVAL'
+    'NonFiniteLossError', 'NonFiniteWeightsError', 'non_finite_tensors', 'PENDING_REMOVAL',
+    'INTERIM_CHECKPOINTS', 'last_checkpoint', 'remove_checkpoint', 'write_checkpoint'
 ]
 
 #: mmengine file backend that :class:`AtomicCheckpointHook` hands to ``Runner.save_checkpoint``
 ATOMIC_BACKEND = 'mmmoga_atomic_local'
 #: message-hub key: files the checkpoint's own save is about to remove (finished on resume)
 PENDING_REMOVAL = 'mmmoga_pending_removal'
+#: message-hub key: mid-epoch checkpoints (PreemptionHook) the next regular checkpoint removes
+INTERIM_CHECKPOINTS = 'mmmoga_interim_checkpoints'
 
 
 class NonFiniteError(RuntimeError):
@@ -98,8 +102,9 @@ def non_finite_tensors(module: torch.nn.Module) -> List[str]:
     return [name for (name, _), bad in zip(named, flags.tolist()) if bad]
 
 
-def _last_checkpoint(runner) -> Optional[str]:
-    pointer = osp.join(runner.work_dir, 'last_checkpoint')
+def last_checkpoint(work_dir: str) -> Optional[str]:
+    """The path ``work_dir/last_checkpoint`` names, or None."""
+    pointer = osp.join(work_dir, 'last_checkpoint')
     try:
         with open(pointer) as f:
             return f.read().strip() or None
@@ -108,7 +113,7 @@ def _last_checkpoint(runner) -> Optional[str]:
 
 
 def _kept(runner) -> str:
-    last = _last_checkpoint(runner)
+    last = last_checkpoint(runner.work_dir)
     if last is None:
         return 'No checkpoint had been written yet.'
     return (f'The last complete checkpoint, {last}, is unchanged and last_checkpoint points at '
@@ -123,7 +128,19 @@ def _position(runner, batch_idx: Optional[int] = None) -> str:
     return f'iteration {runner.iter + 1} (epoch {runner.epoch + 1})'
 
 
-def _remove(path: str) -> bool:
+def write_checkpoint(runner, out_dir: str, filename: str, **kwargs) -> float:
+    """``runner.save_checkpoint`` into ``out_dir/filename`` through the atomic backend (rank 0
+    writes; the others return at once); returns the seconds it took. ``kwargs`` go to
+    ``save_checkpoint``."""
+    started = time.monotonic()
+    runner.save_checkpoint(
+        out_dir, filename, file_client_args=None, backend_args=dict(backend=ATOMIC_BACKEND),
+        **kwargs)
+    return time.monotonic() - started
+
+
+def remove_checkpoint(path: str) -> bool:
+    """Remove a checkpoint file (or folder); False when it was not there."""
     if osp.isfile(path) or osp.islink(path):
         os.remove(path)
         return True
@@ -146,6 +163,8 @@ class AtomicCheckpointHook(CheckpointHook):
         self.check_finite = check_finite
         self._atomic = True
         self._replaced_best: List[str] = []
+        #: seconds the last checkpoint write of this process took (rank 0: the real write)
+        self.last_save_seconds: Optional[float] = None
 
     # --------------------------------------------------------------------------------------------
     # start of a run: finish what a killed run left
@@ -170,11 +189,11 @@ class AtomicCheckpointHook(CheckpointHook):
                 runner.logger.info(f'Removed {tmp}: the partial write of a killed run.')
         keep = {
             osp.abspath(p)
-            for p in (_last_checkpoint(runner), runner.message_hub.get_info('last_ckpt'),
+            for p in (last_checkpoint(runner.work_dir), runner.message_hub.get_info('last_ckpt'),
                       *self._best_paths()) if p
         }
         for path in runner.message_hub.get_info(PENDING_REMOVAL) or []:
-            if osp.abspath(path) not in keep and _remove(path):
+            if osp.abspath(path) not in keep and remove_checkpoint(path):
                 runner.logger.info(f'Removed {path}: a killed run had written its successor but '
                                    f'not yet removed it (max_keep_ckpts, or a replaced best).')
         runner.message_hub.update_info(PENDING_REMOVAL, [])
@@ -218,14 +237,9 @@ class AtomicCheckpointHook(CheckpointHook):
 
     def _write(self, runner, filename: str, **kwargs) -> None:
         try:
-            runner.save_checkpoint(
-                self.out_dir,
-                filename,
-                file_client_args=None,
-                backend_args=dict(backend=ATOMIC_BACKEND),
-                **kwargs)
+            self.last_save_seconds = write_checkpoint(runner, self.out_dir, filename, **kwargs)
         except CheckpointWriteError as err:
-            last = _last_checkpoint(runner)
+            last = last_checkpoint(runner.work_dir)
             kept = (f' The previous checkpoint {last} is intact and last_checkpoint still points '
                     f'at it: after making room, continue with `tools/train.py CONFIG --resume`.'
                     if last else '')
@@ -250,6 +264,9 @@ class AtomicCheckpointHook(CheckpointHook):
             ] + removals
             self.keep_ckpt_ids = deque(steps[cut:], self.max_keep_ckpts)
             runner.message_hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
+        # mid-epoch checkpoints of a preempted run end with the next regular one
+        removals += runner.message_hub.get_info(INTERIM_CHECKPOINTS) or []
+        runner.message_hub.update_info(INTERIM_CHECKPOINTS, [])
         # stored in the checkpoint written below: a run killed before the removals finishes them
         runner.message_hub.update_info(PENDING_REMOVAL, removals)
         self.last_ckpt = path
@@ -268,7 +285,7 @@ class AtomicCheckpointHook(CheckpointHook):
             atomic_write_text(path, osp.join(runner.work_dir, 'last_checkpoint'))
             fault_pause()  # pointed at, the old ones not yet removed
             for old in removals:
-                if osp.abspath(old) != osp.abspath(path) and _remove(old):
+                if osp.abspath(old) != osp.abspath(path) and remove_checkpoint(old):
                     runner.logger.info(f'Removed {old} (after {filename} was complete).')
         runner.message_hub.update_info(PENDING_REMOVAL, [])
 
@@ -320,7 +337,7 @@ class AtomicCheckpointHook(CheckpointHook):
             self._save_checkpoint_with_step(runner, step, meta)
         elif replaced and is_main_process():
             for old in replaced:
-                _remove(old)
+                remove_checkpoint(old)
 
     def _publish_model(self, runner, ckpt_path: str) -> None:
         if not self._atomic:

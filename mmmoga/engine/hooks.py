@@ -104,8 +104,10 @@ class RandomStateHook(Hook):
         self._resume: Optional[dict] = None
         self._before_val: Optional[dict] = None
 
-    def _gather(self, runner) -> None:
-        local = dict(rng=get_rng_state())
+    def gather_states(self, runner) -> None:
+        """Collective: gather every rank's RNG states (the training stream's, also during
+        validation) and buffers for the next checkpoint rank 0 saves."""
+        local = dict(rng=self._before_val or get_rng_state())
         if get_rank() > 0:  # rank 0's buffers are in the checkpoint's state_dict
             local['buffers'] = get_buffers(_model(runner))
         self._gathered = all_gather_object(local)
@@ -119,16 +121,16 @@ class RandomStateHook(Hook):
             if not hook.by_epoch and (self.every_n_train_iters(runner, hook.interval,
                                                                hook.save_begin) or
                                       (hook.save_last and self.is_last_train_iter(runner))):
-                self._gather(runner)
+                self.gather_states(runner)
                 return
 
     def after_train_epoch(self, runner) -> None:
-        self._gather(runner)  # epoch-based checkpoints are saved after this, in the same stage
+        self.gather_states(runner)  # epoch-based checkpoints are saved after this, in the same stage
 
     def before_val(self, runner) -> None:
         self._before_val = get_rng_state()
         if any(hook.save_best for hook in self._checkpoint_hooks(runner)):
-            self._gather(runner)  # best checkpoints are saved during validation
+            self.gather_states(runner)  # best checkpoints are saved during validation
 
     def after_val(self, runner) -> None:
         if self._before_val is not None:
@@ -162,21 +164,33 @@ class RandomStateHook(Hook):
             buffers = checkpoint.get('rank_buffers') or [None] * len(states)
             self._resume = dict(rng=states[get_rank()], buffers=buffers[get_rank()])
 
-    def before_train_epoch(self, runner) -> None:
+    def restore(self, runner) -> None:
+        """Restore the resumed checkpoint's RNG states and buffers of this rank now (once)."""
         if self._resume is None:
             return
         state, self._resume = self._resume, None
         if state['buffers']:  # the model holds rank 0's by now
             set_buffers(_model(runner), state['buffers'])
+        set_rng_state(state['rng'])
+
+    def before_train_epoch(self, runner) -> None:
+        if self._resume is None:
+            return
         loop = runner.train_loop
-        if hasattr(loop, 'dataloader_iterator'):  # IterBasedTrainLoop: skips runner.iter batches
+        free = any(getattr(hook, 'skips_without_loading', False) for hook in runner.hooks)
+        if hasattr(loop, 'dataloader_iterator') and not free:
+            # IterBasedTrainLoop fetches the runner.iter trained batches to skip them
+            state, self._resume = self._resume, None
+            if state['buffers']:
+                set_buffers(_model(runner), state['buffers'])
             loop.dataloader_iterator = _RestoreBeforeFirstBatch(loop, runner.iter,
                                                                 lambda: set_rng_state(state['rng']))
             return
-        if isinstance(loop,
-                      EpochBasedTrainLoop) and runner.iter != runner.epoch * len(loop.dataloader):
+        if (isinstance(loop, EpochBasedTrainLoop) and 'run_epoch' not in vars(loop)
+                and runner.iter != runner.epoch * len(loop.dataloader)):
             runner.logger.warning(
                 f'Resumed at iteration {runner.iter}, inside epoch {runner.epoch + 1}: the '
                 f'epoch-based loop trains this epoch again from its start, so the run cannot '
-                f'continue exactly like an uninterrupted one. Resume from an epoch checkpoint.')
-        set_rng_state(state['rng'])
+                f'continue exactly like an uninterrupted one. Add PreemptionHook to the config '
+                f'(it continues the epoch), or resume from an epoch checkpoint.')
+        self.restore(runner)
