@@ -110,6 +110,7 @@ param_scheduler = [
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20, log_metric_by_epoch=False),
     checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, interval=100, max_keep_ckpts=2),
-    finite_loss=dict(type='NonFiniteLossHook'))  # see docs/faults.md
+    finite_loss=dict(type='NonFiniteLossHook'),
+    preemption=dict(type='PreemptionHook'))  # see docs/faults.md
 log_processor = dict(by_epoch=False)
 randomness = dict(seed=0)

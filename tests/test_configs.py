@@ -7,7 +7,7 @@ import pytest
 from mmengine.config import Config
 from small_models import build_on_meta
 
-from mmmoga.engine import AtomicCheckpointHook, NonFiniteLossHook
+from mmmoga.engine import AtomicCheckpointHook, NonFiniteLossHook, PreemptionHook
 from mmmoga.models.backbones import Conv2Former, HorNet, InceptionNeXt, MogaNet
 from mmmoga.utils.config_digest import read_digests, resolved_config_digest
 
@@ -43,10 +43,12 @@ def test_config_loads_and_builds(path):
         'them with `python tools/misc/config_digests.py --update`')
     model = build_on_meta(cfg)
     assert sum(p.numel() for p in model.parameters()) > 0
-    # crash-safe checkpoints and the non-finite loss stop, resolved as the Runner resolves them
+    # crash-safe checkpoints, the non-finite loss stop and the save on preemption, resolved as
+    # the Runner resolves them
     hooks = importlib.import_module(f'{cfg.default_scope}.registry').HOOKS
     assert isinstance(hooks.build(cfg.default_hooks.checkpoint.to_dict()), AtomicCheckpointHook)
     assert isinstance(hooks.build(cfg.default_hooks.finite_loss.to_dict()), NonFiniteLossHook)
+    assert isinstance(hooks.build(cfg.default_hooks.preemption.to_dict()), PreemptionHook)
 
 
 def test_digests_cover_every_config_and_see_any_change():

@@ -27,4 +27,6 @@ auto_scale_lr = dict(enable=False, base_batch_size=16)
 
 # crash-safe checkpoints (atomic, ordered writes) and a stop on a non-finite loss: docs/faults.md
 default_hooks = dict(
-    checkpoint=dict(type='AtomicCheckpointHook'), finite_loss=dict(type='NonFiniteLossHook'))
+    checkpoint=dict(type='AtomicCheckpointHook'),
+    finite_loss=dict(type='NonFiniteLossHook'),
+    preemption=dict(type='PreemptionHook'))

@@ -50,4 +50,6 @@ auto_scale_lr = dict(base_batch_size=1024)
 
 # crash-safe checkpoints (atomic, ordered writes) and a stop on a non-finite loss: docs/faults.md
 default_hooks = dict(
-    checkpoint=dict(type='AtomicCheckpointHook'), finite_loss=dict(type='NonFiniteLossHook'))
+    checkpoint=dict(type='AtomicCheckpointHook'),
+    finite_loss=dict(type='NonFiniteLossHook'),
+    preemption=dict(type='PreemptionHook'))

@@ -29,4 +29,5 @@ param_scheduler = [
 train_cfg = dict(val_interval=4000)
 default_hooks = dict(
     checkpoint=dict(type='AtomicCheckpointHook', interval=4000),
-    finite_loss=dict(type='NonFiniteLossHook'))  # see docs/faults.md
+    finite_loss=dict(type='NonFiniteLossHook'),
+    preemption=dict(type='PreemptionHook'))  # see docs/faults.md

@@ -78,6 +78,7 @@ optim_wrapper = dict(
 default_hooks = dict(
     logger=dict(interval=20),
     checkpoint=dict(type='AtomicCheckpointHook', interval=1, max_keep_ckpts=2),
-    finite_loss=dict(type='NonFiniteLossHook'))  # see docs/faults.md
+    finite_loss=dict(type='NonFiniteLossHook'),
+    preemption=dict(type='PreemptionHook'))  # see docs/faults.md
 randomness = dict(seed=0)
 auto_scale_lr = dict(enable=False, base_batch_size=4)
