@@ -145,16 +145,18 @@ def _slurm(tmp_path, statuses, job_id=None):
     env.pop('SLURM_JOB_ID', None)
     if job_id:
         env['SLURM_JOB_ID'] = job_id
-    result = subprocess.run(
-        ['bash', osp.join(ROOT, 'tools', 'slurm_train.sh'), 'gpu', 'job', 'cfg.py',
-         str(work_dir), '--amp'],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60)
+    result = subprocess.run([
+        'bash',
+        osp.join(ROOT, 'tools', 'slurm_train.sh'), 'gpu', 'job', 'cfg.py',
+        str(work_dir), '--amp'
+    ],
+                            env=env,
+                            capture_output=True,
+                            text=True,
+                            timeout=60)
     launches = (tmp_path / 'srun.log').read_text().splitlines()
-    requeues = ((tmp_path / 'scontrol.log').read_text().splitlines()
-                if (tmp_path / 'scontrol.log').exists() else [])
+    requeues = ((tmp_path / 'scontrol.log').read_text().splitlines() if
+                (tmp_path / 'scontrol.log').exists() else [])
     return result.returncode, launches, requeues, work_dir
 
 

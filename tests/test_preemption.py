@@ -12,16 +12,15 @@ import os.path as osp
 import signal
 
 import pytest
+import tiny_training
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-import tiny_training
 from mmengine.hooks import Hook
 from tiny_training import assert_identical, differs, free_port, weights
 
 from mmmoga.engine import (PREEMPTED_EXIT_STATUS, PreemptionHook, ResumePositionError,
-                           TrainingPreempted)
-from mmmoga.engine import preemption
+                           TrainingPreempted, preemption)
 from mmmoga.engine.preemption import EXIT_STATUS_FILE_ENV, POSITION
 from mmmoga.utils.checkpoint import load_checkpoint_file
 
@@ -79,8 +78,8 @@ class Validations(Hook):
 
 
 def hooks(*extra, record=None):
-    return [dict(type='RandomStateHook'), *extra] + ([Validations(record)] if record is not None
-                                                      else [])
+    return [dict(type='RandomStateHook'), *extra
+            ] + ([Validations(record)] if record is not None else [])
 
 
 PREEMPTION = dict(preemption=dict(type='PreemptionHook'))
@@ -121,8 +120,8 @@ def reference(tmp_path_factory):
     torch.set_num_threads(1)  # as the tests' runs (one_thread is set up after this fixture)
     for loop in ('epoch', 'iter'):
         record = []
-        runs[loop] = run(tmp_path_factory.mktemp(f'reference_{loop}'), loop=loop,
-                         record=record)[0], record
+        runs[loop] = run(
+            tmp_path_factory.mktemp(f'reference_{loop}'), loop=loop, record=record)[0], record
     torch.set_num_threads(threads)
     return runs
 
@@ -152,9 +151,8 @@ def test_signal_inside_a_training_iteration_saves_there_and_resumes_mid_epoch(tm
     assert any('its first 3 of 6 batches are skipped without loading' in m for m in resumed)
     # the next regular checkpoint removed the mid-epoch one; max_keep_ckpts never counted it
     assert not osp.exists(saved)
-    assert sorted(n for n in os.listdir(tmp_path) if n.endswith('.pth')) == [
-        'epoch_1.pth', 'epoch_2.pth', 'epoch_3.pth'
-    ]
+    assert sorted(n for n in os.listdir(tmp_path)
+                  if n.endswith('.pth')) == ['epoch_1.pth', 'epoch_2.pth', 'epoch_3.pth']
 
 
 def test_control_restarting_the_epoch_differs(tmp_path, reference, monkeypatch):
@@ -200,8 +198,7 @@ def test_signal_on_a_validation_iteration_of_an_iteration_based_run(tmp_path, re
 @pytest.mark.parametrize('loop', ['epoch', 'iter'])
 def test_signal_during_validation_validates_again_on_resume(tmp_path, reference, loop):
     at = 6 if loop == 'epoch' else 4
-    _, meta, messages, resumed = preempted_and_resumed(
-        tmp_path, reference, 'val', at=at, loop=loop)
+    _, meta, messages, resumed = preempted_and_resumed(tmp_path, reference, 'val', at=at, loop=loop)
     assert any('validation batch 1' in m for m in messages)
     assert meta['iter'] == at and meta[POSITION]['validation_pending']
     assert any('Running the validation that the preemption stopped' in m for m in resumed)
@@ -259,8 +256,8 @@ def test_signal_before_the_first_iteration_saves_nothing(tmp_path):
 
 def test_sigusr1_when_configured_and_not_otherwise(tmp_path):
     usr1 = dict(preemption=dict(type='PreemptionHook', signals=('SIGTERM', 'SIGUSR1')))
-    status = run(tmp_path, SendSignal('train', 2, signum=signal.SIGUSR1),
-                 extra_default_hooks=usr1)[2]
+    status = run(
+        tmp_path, SendSignal('train', 2, signum=signal.SIGUSR1), extra_default_hooks=usr1)[2]
     assert status == 75
     with pytest.raises(ValueError, match='signals must be among'):
         PreemptionHook(signals=('SIGKILL', ))
@@ -306,11 +303,13 @@ def test_a_different_dataset_length_is_an_error_naming_both(tmp_path):
 
 def test_an_epoch_checkpoint_resumes_under_another_batch_size(tmp_path):
     """Only a position inside an epoch ties the resume to the data split."""
-    run(tmp_path, SendSignal('train', 8), extra_default_hooks=dict(
-        preemption=dict(type='PreemptionHook', grace_period=1e-6)))  # exits on epoch_1.pth
+    run(tmp_path,
+        SendSignal('train', 8),
+        extra_default_hooks=dict(
+            preemption=dict(type='PreemptionHook', grace_period=1e-6)))  # exits on epoch_1.pth
     final, _, status = run(tmp_path, resume=True, batch_size=2)
-    assert status is None and all(torch.isfinite(v).all() for v in final.values()
-                                  if v.is_floating_point())
+    assert status is None and all(
+        torch.isfinite(v).all() for v in final.values() if v.is_floating_point())
 
 
 def test_checkpoints_of_plain_mmengine_still_resume(tmp_path, reference):
@@ -343,8 +342,9 @@ def _two_process_worker(rank, work_dir, port, loop):
     signal_hook = SendSignal('train', 4) if rank == 1 else None
     status = run(preempted, signal_hook, loop=loop, distributed=True)[2]
     resumed = run(preempted, resume=True, loop=loop, distributed=True)[0]
-    torch.save(dict(reference=reference, resumed=resumed, status=status),
-               osp.join(work_dir, f'rank{rank}.pth'))
+    torch.save(
+        dict(reference=reference, resumed=resumed, status=status),
+        osp.join(work_dir, f'rank{rank}.pth'))
     dist.destroy_process_group()
 
 
@@ -356,6 +356,6 @@ def test_two_processes_signal_on_one_rank(tmp_path, loop):
         assert result['status'] == PREEMPTED_EXIT_STATUS
         assert_identical(result['resumed'], result['reference'])
     position = load_checkpoint_file(
-        str(tmp_path / 'preempted' / 'epoch_3.pth' if loop == 'epoch' else tmp_path /
-            'preempted' / 'iter_12.pth'))['meta'][POSITION]
+        str(tmp_path / 'preempted' / 'epoch_3.pth' if loop == 'epoch' else tmp_path / 'preempted' /
+            'iter_12.pth'))['meta'][POSITION]
     assert position['world_size'] == 2

@@ -9,10 +9,10 @@ import logging
 import os
 
 import pytest
+import tiny_training
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-import tiny_training
 from mmengine.hooks import Hook
 from tiny_training import CHECKPOINT_AT, assert_identical, differs, free_port, weights
 
@@ -168,8 +168,8 @@ def test_two_processes_killed_and_resumed_equals_uninterrupted(two_process_run):
     ranks = [
         torch.load(two_process_run / f'rank{rank}.pth', weights_only=True) for rank in range(2)
     ]
-    for weights in ranks:
-        assert_identical(weights['resumed'], weights['reference'])
+    for rank in ranks:
+        assert_identical(rank['resumed'], rank['reference'])
     # BN statistics differ between the ranks (each normalises its own batches), so rank 1's come
     # from the checkpoint's rank_buffers: without them, rank 1 would resume with rank 0's
     assert differs(ranks[0]['reference'], ranks[1]['reference'])

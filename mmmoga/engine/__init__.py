@@ -2,9 +2,9 @@ from .fault_tolerance import (AtomicCheckpointHook, NonFiniteError, NonFiniteLos
                               NonFiniteLossHook, NonFiniteWeightsError)
 from .hooks import RandomStateHook
 from .model_wrappers import CPUDistributedDataParallel
+from .optimizers import BackboneLayerDecayOptimWrapperConstructor  # noqa: F401  (registers it)
 from .preemption import (PREEMPTED_EXIT_STATUS, PreemptionHook, ResumePositionError,
                          TrainingPreempted)
-from .optimizers import BackboneLayerDecayOptimWrapperConstructor  # noqa: F401  (registers it)
 
 __all__ = [
     'AtomicCheckpointHook', 'CPUDistributedDataParallel', 'NonFiniteError', 'NonFiniteLossError',

@@ -24,10 +24,13 @@ folder (``s3://``, ...) the hook warns and writes as mmengine does.
 state is saved. Under mixed precision with a dynamic loss scale, a step the scaler skipped (the
 weights are still finite) is logged and training continues, up to ``max_skipped`` in a row.
 
-Both are set in every config of ``configs/``::
+Both are set in every config of ``configs/``, beside :class:`~mmmoga.engine.PreemptionHook`
+(a save on SIGTERM, whose mid-epoch checkpoints the next regular checkpoint removes)::
 
     default_hooks = dict(
-        checkpoint=dict(type='AtomicCheckpointHook'), finite_loss=dict(type='NonFiniteLossHook'))
+        checkpoint=dict(type='AtomicCheckpointHook'),
+        finite_loss=dict(type='NonFiniteLossHook'),
+        preemption=dict(type='PreemptionHook'))
 """
 import hashlib
 import io
@@ -134,7 +137,10 @@ def write_checkpoint(runner, out_dir: str, filename: str, **kwargs) -> float:
     ``save_checkpoint``."""
     started = time.monotonic()
     runner.save_checkpoint(
-        out_dir, filename, file_client_args=None, backend_args=dict(backend=ATOMIC_BACKEND),
+        out_dir,
+        filename,
+        file_client_args=None,
+        backend_args=dict(backend=ATOMIC_BACKEND),
         **kwargs)
     return time.monotonic() - started
 

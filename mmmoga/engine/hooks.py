@@ -91,8 +91,9 @@ class RandomStateHook(Hook):
       stores them under ``rng_states`` and ``rank_buffers``.
     * on ``resume`` (never on ``load_from``: fine-tuning starts from ``randomness.seed``)
       restores each rank's states right before the first trained batch is fetched: at
-      ``before_train_epoch`` for epoch-based loops, after mmengine has skipped the trained batches
-      for iteration-based loops. A different number of processes warns and continues unrestored.
+      ``before_train_epoch``, or, for an iteration-based loop that fetches the trained batches to
+      skip them (no :class:`~mmmoga.engine.PreemptionHook`, which skips them without loading),
+      after that skip. A different number of processes warns and continues unrestored.
 
     Data loading must draw in the training process (``num_workers=0``) or in non-persistent
     workers (mmengine re-seeds those every epoch) for the resumed data to match.
@@ -125,7 +126,7 @@ class RandomStateHook(Hook):
                 return
 
     def after_train_epoch(self, runner) -> None:
-        self.gather_states(runner)  # epoch-based checkpoints are saved after this, in the same stage
+        self.gather_states(runner)  # epoch checkpoints are saved after this, in the same stage
 
     def before_val(self, runner) -> None:
         self._before_val = get_rng_state()

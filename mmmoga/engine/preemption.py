@@ -105,8 +105,8 @@ def _skip_batches(loader, skip: int):
     """An iterator over ``loader`` that starts ``skip`` batches into its next pass, made without
     drawing from torch's RNG (a DataLoader iterator draws its workers' base seed)."""
     if loader.batch_sampler is None:
-        raise ResumePositionError('Resuming inside an epoch needs a DataLoader with a batch sampler '
-                                  '(batch_size set); this one has none.')
+        raise ResumePositionError('Resuming inside an epoch needs a DataLoader with a batch '
+                                  'sampler (batch_size set); this one has none.')
     if skip:
         object.__setattr__(loader, 'batch_sampler', _SkipBatchesOnce(loader.batch_sampler, skip))
     state = torch.get_rng_state()
@@ -174,7 +174,7 @@ class PreemptionHook(Hook):
         if grace_period is None and os.environ.get(GRACE_ENV):
             grace_period = float(os.environ[GRACE_ENV])
         self.grace_period = grace_period
-        self._received: List[tuple] = []  # (signal number, time.monotonic()), appended by the handler
+        self._received: List[tuple] = []  # (signal number, time.monotonic()) from the handler
         self._previous = {}
         self._position: Optional[dict] = None  # to resume from
         self._validating = False
@@ -324,8 +324,9 @@ class PreemptionHook(Hook):
     def before_train(self, runner) -> None:
         agreed = self._agreed()
         if agreed is not None:  # during start-up or resume: nothing new to save
-            self._exit(runner, f'the signal came before the first iteration, nothing new to save; '
-                       f'last_checkpoint is unchanged ({last_checkpoint(runner.work_dir)}).')
+            self._exit(
+                runner, f'the signal came before the first iteration, nothing new to save; '
+                f'last_checkpoint is unchanged ({last_checkpoint(runner.work_dir)}).')
         position, loop = self._position, runner.train_loop
         if position is None:
             return
@@ -375,8 +376,9 @@ class PreemptionHook(Hook):
         loop, done = runner.train_loop, runner.iter + 1
         if isinstance(loop, IterBasedTrainLoop):
             where = f'iteration {done}'
-            val_due = (runner.val_loop is not None and done >= loop.val_begin
-                       and (done % loop.val_interval == 0 or done == loop.max_iters))
+            val_due = (
+                runner.val_loop is not None and done >= loop.val_begin
+                and (done % loop.val_interval == 0 or done == loop.max_iters))
         else:
             where = (f'iteration {done} (epoch {runner.epoch + 1}, batch {batch_idx + 1} of '
                      f'{len(loop.dataloader)})')
@@ -391,8 +393,9 @@ class PreemptionHook(Hook):
             return
         agreed = self._agreed(self._estimate(runner))
         if agreed is not None:
-            self._preempt(runner, agreed, f'validation batch {batch_idx + 1} (the validation '
-                          f'runs again on resume)', runner.epoch, runner.iter, True)
+            self._preempt(
+                runner, agreed, f'validation batch {batch_idx + 1} (the validation '
+                f'runs again on resume)', runner.epoch, runner.iter, True)
 
     def after_val(self, runner) -> None:
         self._validating = False
@@ -454,4 +457,3 @@ class PreemptionHook(Hook):
                 f'The checkpoint was written {where} of an epoch of {position["epoch_length"]} '
                 f'batches; this run\'s epoch has {len(loader)}: resume from an epoch checkpoint.')
         self._position = position
-

@@ -38,11 +38,12 @@ from typing import Dict, List, Optional, Sequence
 
 from mmmoga.utils.atomic_io import SLOW_SAVE_ENV
 from mmmoga.utils.checkpoint import CheckpointError, load_checkpoint_file
-from .runs import (NOT_METRICS, Run, compare_runs, fresh_dirs, load_config, schedule,
-                   validations)
+from .runs import NOT_METRICS, Run, compare_runs, fresh_dirs, load_config, schedule, validations
 
-__all__ = ['MOMENTS', 'Preemption', 'PreemptionReport', 'inject_preemptions', 'summary_line',
-           'print_preemption_report']
+__all__ = [
+    'MOMENTS', 'Preemption', 'PreemptionReport', 'inject_preemptions', 'summary_line',
+    'print_preemption_report'
+]
 
 MOMENTS = ('train', 'val', 'train', 'write')
 TARGETS = ('launcher', 'one worker', 'every process')
@@ -182,8 +183,9 @@ def _send(run: Run, target: str, nproc: int, rng: random.Random) -> None:
         os.kill(run.process.pid, signal.SIGTERM)
         return
     processes = run.processes()
-    workers = sorted(pid for pid, cmd in processes.items() if 'train.py' in cmd and
-                     '--launcher pytorch' in cmd and 'torch.distributed.run' not in cmd)
+    workers = sorted(
+        pid for pid, cmd in processes.items()
+        if 'train.py' in cmd and '--launcher pytorch' in cmd and 'torch.distributed.run' not in cmd)
     chosen = [rng.choice(workers)] if target == 'one worker' and workers else list(processes)
     for pid in chosen:
         try:
@@ -213,17 +215,21 @@ def inject_preemptions(config: str,
         cfg.dump(config)
     unit, _, _, last, _ = schedule(cfg)
     rng = random.Random(seed)
-    print(f'{config}: {last} {unit}s; {nproc} process(es); {preemptions} preemptions (SIGTERM); '
-          f'{"plain mmengine hooks (control)" if plain else "PreemptionHook"}; writes slowed to '
-          f'{slow_save:g} s; seed {seed}', flush=True)
+    print(
+        f'{config}: {last} {unit}s; {nproc} process(es); {preemptions} preemptions (SIGTERM); '
+        f'{"plain mmengine hooks (control)" if plain else "PreemptionHook"}; writes slowed to '
+        f'{slow_save:g} s; seed {seed}',
+        flush=True)
     reference_dir, run_dir = osp.join(work_dir, 'uninterrupted'), osp.join(work_dir, 'preempted')
     fresh_dirs(reference_dir, run_dir)
     reference = Run(config, nproc, reference_dir, port, options, extra)
     reference_log = reference.wait('uninterrupted run')
     reference_records = _records(reference_log)
     seconds = _iteration_seconds(reference_log)
-    print(f'{sum(kind == "train" for kind, _ in reference_records)} iterations, {seconds:.2f} s '
-          f'each (median); a "train" signal falls at a random moment of an iteration', flush=True)
+    print(
+        f'{sum(kind == "train" for kind, _ in reference_records)} iterations, {seconds:.2f} s '
+        f'each (median); a "train" signal falls at a random moment of an iteration',
+        flush=True)
 
     report = PreemptionReport()
     env = {SLOW_SAVE_ENV: str(slow_save)}
@@ -279,12 +285,13 @@ def inject_preemptions(config: str,
             report.problems.append(f'preemption {number}: exit status {preemption.status}, not '
                                    f'{PREEMPTED}')
         report.preemptions.append(preemption)
-        print(f'preemption {number:2d} ({moment}, to {target}): exit {preemption.status} '
-              f'{preemption.seconds:.1f} s after the signal; computed up to iteration '
-              f'{preemption.computed_iter}, saved {osp.basename(preemption.saved or "-")} '
-              f'(iteration {preemption.saved_iter}), {preemption.redone} redone' +
-              (f'  -> LOST: {preemption.lost}' if preemption.lost else ''),
-              flush=True)
+        print(
+            f'preemption {number:2d} ({moment}, to {target}): exit {preemption.status} '
+            f'{preemption.seconds:.1f} s after the signal; computed up to iteration '
+            f'{preemption.computed_iter}, saved {osp.basename(preemption.saved or "-")} '
+            f'(iteration {preemption.saved_iter}), {preemption.redone} redone' +
+            (f'  -> LOST: {preemption.lost}' if preemption.lost else ''),
+            flush=True)
         if preemption.lost:  # what a user would do: start again from scratch
             for name in os.listdir(run_dir):
                 if name.endswith('.pth') or name == 'last_checkpoint':
@@ -297,13 +304,15 @@ def inject_preemptions(config: str,
     if status:
         report.problems.append(f'the last launch failed (exit status {status}), see {final.log}')
         return report
-    print(f'completed after {len(report.preemptions)} preemptions ({launches} launches)',
-          flush=True)
+    print(
+        f'completed after {len(report.preemptions)} preemptions ({launches} launches)', flush=True)
     logs = sorted(d for d in os.listdir(run_dir) if d.startswith('2'))
     launched = [validations(osp.join(run_dir, d)) for d in logs]
     report.final_identical = compare_runs(
-        {step: m for (kind, step), m in reference_records.items() if kind == 'val'}, launched,
-        reference_dir, run_dir, unit)
+        {
+            step: m
+            for (kind, step), m in reference_records.items() if kind == 'val'
+        }, launched, reference_dir, run_dir, unit)
     return report
 
 
@@ -339,9 +348,10 @@ def _judge(pending: List[Preemption], run: Run, reference: Dict[tuple, dict]) ->
     for preemption in pending:
         preemption.resumed_exactly = starts_right and not wrong
     if not (starts_right and not wrong):
-        print(f'  preemption {pending[-1].number}: the resumed launch starts at iteration '
-              f'{steps[0] if steps else "-"}' + (f'; differs at {wrong[:3]}' if wrong else ''),
-              flush=True)
+        print(
+            f'  preemption {pending[-1].number}: the resumed launch starts at iteration '
+            f'{steps[0] if steps else "-"}' + (f'; differs at {wrong[:3]}' if wrong else ''),
+            flush=True)
     pending.clear()
 
 
