@@ -10,6 +10,7 @@ import logging
 import os
 import os.path as osp
 import signal
+import subprocess
 
 import pytest
 import tiny_training
@@ -105,6 +106,9 @@ def run(work_dir, preempt=None, resume=False, record=None, **kwargs):
         status = err.code
     finally:
         runner.logger.removeHandler(handler)
+        for hook in runner.hooks:  # a run that raised leaves the signal handlers installed
+            if isinstance(hook, PreemptionHook):
+                hook.after_run(runner)
     return weights(runner), messages, status
 
 
@@ -323,6 +327,43 @@ def test_checkpoints_of_plain_mmengine_still_resume(tmp_path, reference):
     final, _, status = run(tmp_path, resume=True)
     assert status is None
     assert_identical(final, reference['epoch'][0])
+
+
+class SignalEveryProcess(Hook):
+    """As Slurm's --signal does: SIGTERM from another process to this one and its DataLoader
+    workers."""
+    priority = 'VERY_HIGH'
+
+    def __init__(self, workers=2):
+        self.workers = workers
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        if runner.iter != 8:
+            return
+        loop = runner.train_loop
+        iterator = (
+            loop.dataloader_iterator._iterator
+            if hasattr(loop, 'dataloader_iterator') else loop.dataloader._iterator)
+        pids = [str(w.pid) for w in iterator._workers[:self.workers]] + [str(os.getpid())]
+        subprocess.run(['kill', '-TERM', *pids], check=True)
+
+
+@pytest.mark.parametrize('loop', ['epoch', 'iter'])
+def test_dataloader_workers_outlive_the_signal(tmp_path, loop):
+    assert run(tmp_path, SignalEveryProcess(), loop=loop, num_workers=2)[2] == 75
+    final, _, status = run(tmp_path, resume=True, loop=loop, num_workers=2)
+    assert status is None and osp.exists(tmp_path /
+                                         ('epoch_3.pth' if loop == 'epoch' else 'iter_12.pth'))
+
+
+def test_control_workers_started_before_the_hook_die_of_the_signal(tmp_path, monkeypatch):
+    """mmengine starts an iteration-based loop's workers before any hook runs. (One worker is
+    signalled: each worker's death raises in the training process, at any point it is in.)"""
+    monkeypatch.setattr(preemption._IgnoreSignalsInWorkers, '__call__',
+                        lambda self, worker_id: None)
+    monkeypatch.setattr(PreemptionHook, 'before_train_epoch', lambda self, runner: None)
+    with pytest.raises(RuntimeError, match='DataLoader worker'):
+        run(tmp_path, SignalEveryProcess(workers=1), loop='iter', num_workers=2)
 
 
 def _two_process_worker(rank, work_dir, port, loop):

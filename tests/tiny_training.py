@@ -80,7 +80,8 @@ def build_runner(work_dir,
                  dataset_size=24,
                  batch_size=4,
                  max_keep_ckpts=-1,
-                 ema=False):
+                 ema=False,
+                 num_workers=0):
     """The tiny job: 3 epochs of 6 batches validated every epoch (``loop='epoch'``), or
     ``3 * CHECKPOINT_AT`` iterations validated and saved every CHECKPOINT_AT (``'iter'``)."""
     if loop == 'epoch':  # detection / pose / classification style: validate every epoch
@@ -108,7 +109,8 @@ def build_runner(work_dir,
         train_dataloader=dict(
             dataset=NoisyShapes(dataset_size),
             batch_size=batch_size,
-            num_workers=0,
+            num_workers=num_workers,
+            persistent_workers=num_workers > 0,
             sampler=sampler,
             collate_fn=dict(type='default_collate')),
         val_dataloader=dict(

@@ -109,6 +109,11 @@ def _skip_batches(loader, skip: int):
                                   'sampler (batch_size set); this one has none.')
     if skip:
         object.__setattr__(loader, 'batch_sampler', _SkipBatchesOnce(loader.batch_sampler, skip))
+    sampler = _sampler(loader)
+    if isinstance(sampler, InfiniteSampler):
+        # its index stream is one generator that every iterator shares (and closing one closes):
+        # a fresh one from the seed
+        sampler.indices = sampler._indices_of_rank()
     state = torch.get_rng_state()
     loader._iterator = None  # persistent workers: a new iterator takes the new batch sampler
     iterator = iter(loader)
@@ -118,6 +123,28 @@ def _skip_batches(loader, skip: int):
 
 def _sampler(loader):
     return loader.batch_sampler.sampler if loader.batch_sampler is not None else loader.sampler
+
+
+class _IgnoreSignalsInWorkers:
+    """``worker_init_fn`` of the training DataLoader: its worker processes outlive a preemption
+    signal from outside (a scheduler signals every process; the training process saves, and its
+    workers must not die before), and still end when the training process itself signals them
+    (the DataLoader's shutdown). Then the loader's own init function runs."""
+
+    def __init__(self, init_fn, signals: Sequence[int]):
+        self.init_fn, self.signals, self.trainer = init_fn, tuple(signals), os.getpid()
+
+    def __call__(self, worker_id: int) -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, self.signals)  # this thread and all it starts
+        threading.Thread(target=self._watch, name='preemption-signals', daemon=True).start()
+        if self.init_fn is not None:
+            self.init_fn(worker_id)
+
+    def _watch(self) -> None:
+        while True:
+            info = signal.sigwaitinfo(self.signals)
+            if info.si_pid == self.trainer:  # the DataLoader ends its workers: as torch's own
+                os._exit(0)  # SIGTERM handler in a worker does for its parent's signal
 
 
 class _SkippedFetches:
@@ -205,6 +232,11 @@ class PreemptionHook(Hook):
             return
         for sig in self.signals:
             self._previous[sig] = signal.signal(sig, self._handle)
+        if self.signals and isinstance(getattr(runner, '_train_loop', None), BaseLoop):
+            loader = runner.train_loop.dataloader
+            if loader.num_workers > 0 and not isinstance(loader.worker_init_fn,
+                                                         _IgnoreSignalsInWorkers):
+                loader.worker_init_fn = _IgnoreSignalsInWorkers(loader.worker_init_fn, self.signals)
 
     def after_run(self, runner) -> None:
         for sig, previous in self._previous.items():
@@ -214,6 +246,8 @@ class PreemptionHook(Hook):
     def _agreed(self, estimate: float = 0.0):
         """Collective: (seconds since the earliest signal on any rank, rank 0's save estimate), or
         None when no rank got a signal."""
+        if not self.signals:  # switched off
+            return None
         elapsed = time.monotonic() - self._received[0][1] if self._received else -1.0
         if get_world_size() > 1:
             values = torch.tensor([elapsed, estimate if is_main_process() else 0.0],
@@ -355,7 +389,12 @@ class PreemptionHook(Hook):
 
     def before_train_epoch(self, runner) -> None:
         loop = runner.train_loop
-        if not (self.skips_without_loading and isinstance(loop, IterBasedTrainLoop)):
+        if not isinstance(loop, IterBasedTrainLoop):
+            return
+        if not self.skips_without_loading:
+            if loop.dataloader.num_workers > 0 and self.signals:
+                # its workers started with the loop, before the hook: start them again with it
+                loop.dataloader_iterator._iterator = _skip_batches(loop.dataloader, 0)
             return
         self.skips_without_loading = False
         loader, skip = loop.dataloader, runner.iter
