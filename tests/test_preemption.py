@@ -18,20 +18,13 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 from mmengine.hooks import Hook
-from tiny_training import assert_identical, differs, free_port, weights
+from tiny_training import one_thread  # noqa: F401  (an autouse fixture)
+from tiny_training import assert_identical, differs, free_port, join_two_process_group, weights
 
 from mmmoga.engine import (PREEMPTED_EXIT_STATUS, PreemptionHook, ResumePositionError,
                            TrainingPreempted, preemption)
 from mmmoga.engine.preemption import EXIT_STATUS_FILE_ENV, POSITION
 from mmmoga.utils.checkpoint import load_checkpoint_file
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 class SendSignal(Hook):
@@ -367,15 +360,7 @@ def test_control_workers_started_before_the_hook_die_of_the_signal(tmp_path, mon
 
 
 def _two_process_worker(rank, work_dir, port, loop):
-    os.environ.update(
-        MASTER_ADDR='127.0.0.1',
-        MASTER_PORT=str(port),
-        RANK=str(rank),
-        LOCAL_RANK=str(rank),
-        WORLD_SIZE='2',
-        OMP_NUM_THREADS='1')
-    torch.set_num_threads(1)
-    dist.init_process_group('gloo', rank=rank, world_size=2)
+    join_two_process_group(rank, port)
     reference = run(osp.join(work_dir, 'reference'), loop=loop, distributed=True)[0]
     preempted = osp.join(work_dir, 'preempted')
     # the signal reaches rank 1 only, in iteration 4 (epoch 2 of 3 batches per rank): both save

@@ -14,20 +14,13 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 from mmengine.hooks import Hook
-from tiny_training import CHECKPOINT_AT, assert_identical, differs, free_port, weights
+from tiny_training import one_thread  # noqa: F401  (an autouse fixture)
+from tiny_training import (CHECKPOINT_AT, assert_identical, differs, free_port,
+                           join_two_process_group, weights)
 
 from mmmoga.engine import RandomStateHook
 from mmmoga.engine import hooks as rng_hooks
 from mmmoga.engine.hooks import set_rng_state
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny convolutions run ~100x faster on one thread than on two contended ones."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 class KillAfterFirstCheckpoint(Hook):
@@ -137,15 +130,7 @@ def test_resume_without_rng_states_warns(tmp_path):
 
 
 def _two_process_worker(rank, work_dir, port, loop):
-    os.environ.update(
-        MASTER_ADDR='127.0.0.1',
-        MASTER_PORT=str(port),
-        RANK=str(rank),
-        LOCAL_RANK=str(rank),
-        WORLD_SIZE='2',
-        OMP_NUM_THREADS='1')
-    torch.set_num_threads(1)
-    dist.init_process_group('gloo', rank=rank, world_size=2)
+    join_two_process_group(rank, port)
     reference, _ = train(os.path.join(work_dir, 'reference'), loop=loop, distributed=True)
     resumed = killed_and_resumed(os.path.join(work_dir, 'killed'), loop=loop, distributed=True)
     # the control: rank 1's BN statistics are not in the checkpoint's state_dict (rank 0's model)

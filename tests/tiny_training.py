@@ -1,12 +1,15 @@
 """A tiny training job for the resume and preemption tests: a MogaNet classifier on random images
 with every kind of random draw that makes an exact resume non-trivial (drop path, numpy noise and a
 python-random flip per sample, a validation whose model and metric draw from all three RNGs)."""
+import os
 import random
 import socket
 import uuid
 
 import numpy as np
+import pytest
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from mmengine.evaluator import BaseMetric
 from mmengine.model import BaseModel
@@ -67,6 +70,16 @@ class NoisyAccuracy(BaseMetric):
 
     def compute_metrics(self, results):
         return dict(accuracy=float(np.mean([pred == label for pred, label in results])))
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny convolutions run ~100x faster on one thread than on two contended ones (autouse in the
+    modules that import it)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def build_runner(work_dir,
@@ -160,3 +173,16 @@ def free_port():
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
+
+
+def join_two_process_group(rank, port):
+    """In an ``mp.spawn`` worker: the gloo group of 2 CPU processes, one thread each."""
+    os.environ.update(
+        MASTER_ADDR='127.0.0.1',
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        WORLD_SIZE='2',
+        OMP_NUM_THREADS='1')
+    torch.set_num_threads(1)
+    dist.init_process_group('gloo', rank=rank, world_size=2)

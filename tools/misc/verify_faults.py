@@ -81,34 +81,19 @@ def parse_args():
 
 def main():
     args = parse_args()
-    if args.preempt is not None:
-        report = inject_preemptions(
-            args.config,
-            args.nproc,
-            args.preempt,
-            args.work_dir,
-            args.port,
-            cfg_options=args.cfg_options,
-            plain=args.plain_hook,
-            slow_save=args.slow_save,
-            seed=args.seed)
-        print_preemption_report(report)
-        sys.exit(0 if report.ok else 1)
+    place = (args.config, args.nproc)
+    common = dict(cfg_options=args.cfg_options, slow_save=args.slow_save, seed=args.seed)
     try:
-        report = inject_faults(
-            args.config,
-            args.nproc,
-            args.kills,
-            args.work_dir,
-            args.port,
-            cfg_options=args.cfg_options,
-            plain_hook=args.plain_hook,
-            slow_save=args.slow_save,
-            seed=args.seed)
+        if args.preempt is not None:
+            report = inject_preemptions(
+                *place, args.preempt, args.work_dir, args.port, plain=args.plain_hook, **common)
+        else:
+            report = inject_faults(
+                *place, args.kills, args.work_dir, args.port, plain_hook=args.plain_hook, **common)
     except ScheduleError as err:
         print(f'ERROR: {err}', file=sys.stderr)
         sys.exit(2)
-    print_report(report)
+    (print_report if args.preempt is None else print_preemption_report)(report)
     sys.exit(0 if report.ok else 1)
 
 
