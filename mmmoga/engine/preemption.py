@@ -314,7 +314,8 @@ class PreemptionHook(Hook):
 
     def _save(self, runner, meta_epoch: int, meta_iter: int, pending_validation: bool) -> str:
         hook = self._checkpoint_hook(runner)
-        out_dir = hook.out_dir if hook is not None else runner.work_dir
+        # beside the regular checkpoints when they are local (an s3:// out_dir: the work dir)
+        out_dir = hook.out_dir if hook is not None and hook._atomic else runner.work_dir
         filename = f'preempted_iter_{meta_iter}.pth'
         path = osp.join(out_dir, filename)
         hub = runner.message_hub
