@@ -298,6 +298,15 @@ def test_a_different_dataset_length_is_an_error_naming_both(tmp_path):
         run(tmp_path, resume=True, dataset_size=20)
 
 
+def test_an_iteration_based_run_warns_on_another_batch_size_and_continues(tmp_path):
+    """No epoch to finish: the documented rule is mmengine's (same iteration, new split)."""
+    assert run(tmp_path, SendSignal('train', 5), loop='iter')[2] == 75
+    final, messages, status = run(tmp_path, resume=True, loop='iter', batch_size=2)
+    assert status is None and osp.exists(tmp_path / 'iter_12.pth')
+    assert any('with a different batch size 4 -> 2: the run continues from the same iteration' in m
+               for m in messages)
+
+
 def test_an_epoch_checkpoint_resumes_under_another_batch_size(tmp_path):
     """Only a position inside an epoch ties the resume to the data split."""
     run(tmp_path,
