@@ -121,6 +121,13 @@ def _skip_batches(loader, skip: int):
     return iterator
 
 
+def _batch_size(loader) -> Optional[int]:
+    """Samples per batch of this process (the batch sampler's, where there is one)."""
+    if loader.batch_sampler is None:
+        return loader.batch_size
+    return getattr(loader.batch_sampler, 'batch_size', None)
+
+
 def _sampler(loader):
     return loader.batch_sampler.sampler if loader.batch_sampler is not None else loader.sampler
 
@@ -343,8 +350,7 @@ class PreemptionHook(Hook):
         loader = loop.dataloader
         position = dict(
             world_size=get_world_size(),
-            batch_size=loader.batch_size if loader.batch_sampler is None else getattr(
-                loader.batch_sampler, 'batch_size', None),
+            batch_size=_batch_size(loader),
             dataset_length=len(loader.dataset),
             epoch_length=len(loader),
             sampler_seed=getattr(_sampler(loader), 'seed', None),
@@ -459,8 +465,7 @@ class PreemptionHook(Hook):
             return
         now = dict(
             world_size=get_world_size(),
-            batch_size=loader.batch_size if loader.batch_sampler is None else getattr(
-                loader.batch_sampler, 'batch_size', None),
+            batch_size=_batch_size(loader),
             dataset_length=len(loader.dataset))
         where = (f'inside epoch {meta["epoch"] + 1} (after batch {position.get("batch")})'
                  if epoch_based else f'at iteration {meta["iter"]}')
