@@ -11,6 +11,7 @@ import os
 import os.path as osp
 import signal
 import subprocess
+import time
 
 import pytest
 import tiny_training
@@ -358,14 +359,50 @@ def test_dataloader_workers_outlive_the_signal(tmp_path, loop):
                                          ('epoch_3.pth' if loop == 'epoch' else 'iter_12.pth'))
 
 
-def test_control_workers_started_before_the_hook_die_of_the_signal(tmp_path, monkeypatch):
-    """mmengine starts an iteration-based loop's workers before any hook runs. (One worker is
-    signalled: each worker's death raises in the training process, at any point it is in.)"""
-    monkeypatch.setattr(preemption._IgnoreSignalsInWorkers, '__call__',
-                        lambda self, worker_id: None)
-    monkeypatch.setattr(PreemptionHook, 'before_train_epoch', lambda self, runner: None)
-    with pytest.raises(RuntimeError, match='DataLoader worker'):
-        run(tmp_path, SignalEveryProcess(workers=1), loop='iter', num_workers=2)
+class SignalOneWorker(Hook):
+    """In iteration 8: SIGTERM from another process to one DataLoader worker; writes how the
+    worker ended within 3 s (or 'alive') to ``outcome.txt`` and ends this process."""
+    priority = 'VERY_HIGH'
+
+    def __init__(self, work_dir):
+        self.work_dir = work_dir
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        if runner.iter != 8:
+            return
+        # torch's SIGCHLD handler would raise at a worker's death, wherever this process is
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        pid = runner.train_loop.dataloader_iterator._iterator._workers[0].pid
+        subprocess.run(['kill', '-TERM', str(pid)], check=True)  # from outside, as Slurm's
+        outcome, deadline = 'alive', time.monotonic() + 3
+        while time.monotonic() < deadline:
+            ended = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            if ended is not None:
+                outcome = (f'killed by {signal.Signals(ended.si_status).name}' if ended.si_code
+                           in (os.CLD_KILLED, os.CLD_DUMPED) else f'exited {ended.si_status}')
+                break
+            time.sleep(0.05)
+        with open(osp.join(self.work_dir, 'outcome.txt'), 'w') as f:
+            f.write(outcome)
+        os._exit(0)  # a worker that died stays registered with torch's handler: no one goes on
+
+
+def _signal_one_worker(_, work_dir, restart_workers):
+    torch.set_num_threads(1)
+    if not restart_workers:  # as before the hook restarted them, with its worker_init_fn
+        preemption._IgnoreSignalsInWorkers.__call__ = lambda self, worker_id: None
+        PreemptionHook.before_train_epoch = lambda self, runner: None
+    run(work_dir, SignalOneWorker(work_dir), loop='iter', num_workers=2)
+
+
+@pytest.mark.parametrize('restart_workers', [True, False])
+def test_an_iteration_based_runs_workers_outlive_the_signal(tmp_path, restart_workers):
+    """mmengine starts an iteration-based loop's workers before any hook runs; the hook starts
+    them again with its ``worker_init_fn``. Control: without that, the signal kills them. (In a
+    process of its own.)"""
+    mp.spawn(_signal_one_worker, args=(str(tmp_path), restart_workers), nprocs=1)
+    outcome = (tmp_path / 'outcome.txt').read_text()
+    assert outcome == ('alive' if restart_workers else 'killed by SIGTERM')
 
 
 def _two_process_worker(rank, work_dir, port, loop):
