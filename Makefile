@@ -45,6 +45,7 @@ lint:
 	$(PYTHON) -m isort --check-only --diff $(LINT_PATHS)
 	$(PYTHON) -m yapf --diff --recursive --exclude "mmmoga/.mim/*" $(LINT_PATHS)
 	$(PYTHON) tools/model_zoo.py docs --check
+	$(PYTHON) tools/misc/check_imports.py
 
 format:
 	$(PYTHON) -m isort $(LINT_PATHS)

@@ -12,9 +12,9 @@ backbones load through ``init_cfg=dict(type='Pretrained', checkpoint=...)``.
 * :func:`release_to_safetensors`: an official release (any wrapper, ``module.`` /
   ``backbone.`` prefixes) -> a ``.safetensors`` file of our key layout, which loads without
   unpickling anything;
-* :func:`unwrap_state_dict` and :func:`load_source` (``.pth`` / ``.bin`` through
-  :func:`mmmoga.utils.load_checkpoint_file`, which never runs code from a file, or
-  ``.safetensors``).
+* :func:`load_source` (``.pth`` / ``.bin`` through :func:`mmmoga.utils.load_checkpoint_file`,
+  which never runs code from a file, or ``.safetensors``); its tensors, unwrapped, are
+  :func:`mmmoga.utils.extract_state_dict` ``(checkpoint, prefix='')``.
 """
 import os.path as osp
 from collections import OrderedDict
@@ -26,23 +26,9 @@ from safetensors.torch import save_file
 from mmmoga.utils.checkpoint import extract_state_dict, file_sha256, load_checkpoint_file
 from mmmoga.version import __version__
 
-__all__ = ['unwrap_state_dict', 'load_source', 'extract_backbone', 'release_to_safetensors']
+__all__ = ['load_source', 'extract_backbone', 'release_to_safetensors']
 
 StateDict = Dict[str, torch.Tensor]
-
-
-def unwrap_state_dict(checkpoint: dict, use_ema: bool = False) -> 'OrderedDict[str, torch.Tensor]':
-    """The tensors of a checkpoint, unwrapped from ``state_dict`` / ``model`` (and, with
-    ``use_ema``, preferably ``state_dict_ema``)."""
-    if not isinstance(checkpoint, dict):
-        raise TypeError(f'A checkpoint must be a dict (of tensors, or wrapping them under '
-                        f'state_dict / model), got {type(checkpoint).__name__}')
-    wrappers = ('state_dict_ema', 'state_dict', 'model') if use_ema else ('state_dict', 'model')
-    for key in wrappers:
-        if isinstance(checkpoint.get(key), dict):
-            checkpoint = checkpoint[key]
-            break
-    return OrderedDict((k, v) for k, v in checkpoint.items() if isinstance(v, torch.Tensor))
 
 
 def load_source(path: str, unsafe_unpickle: bool = False) -> dict:
@@ -76,8 +62,8 @@ def _fit_to_backbone(state_dict: StateDict, name: str) -> Tuple[StateDict, List[
             another variant or key layout).
     """
     from mmmoga.models import backbones
-    from mmmoga.models.factory import BACKBONES, _check_name
-    _check_name(name)
+    from mmmoga.models.factory import BACKBONES, check_name
+    check_name(name)
     class_name, arguments = BACKBONES[name]
     with torch.device('meta'):  # the structure only
         model = getattr(backbones, class_name)(**arguments)

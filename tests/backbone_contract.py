@@ -13,6 +13,7 @@ from mmengine.registry import MODELS as ROOT_MODELS
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from mmmoga.models.backbones import BaseBackbone
 from mmmoga.models.layers import (LayerNorm2d, cpu_kernels, cpu_kernels_enabled, gpu_kernels,
                                   gpu_kernels_enabled)
 from mmmoga.registry import MODELS
@@ -248,6 +249,25 @@ def check_argument_names(backbone):
     if backbone.classification_form is not None:
         assert backbone.classification_form.get('with_cls_head') is True
         assert 'with_cls_head' in parameters
+    first, *rest = list(parameters.values())[1:]
+    assert first.name == 'arch'
+    positional = [p.name for p in rest if p.kind not in (p.KEYWORD_ONLY, p.VAR_KEYWORD)]
+    assert not positional, f'{backbone.__name__}: keyword-only after arch, not {positional}'
+
+
+def check_forward_is_the_template(backbone, build):
+    """The family implements its stages (``forward_stage``), not a forward of its own, and nothing
+    runs through forward hooks; the stages after the last output do not run."""
+    assert backbone.forward is BaseBackbone.forward, f'{backbone.__name__} has its own forward'
+    assert backbone.forward_stage is not BaseBackbone.forward_stage
+    model = build(out_indices=(1, )).eval()
+    assert not (model._forward_pre_hooks or model._forward_hooks)
+    run = []
+    forward_stage = model.forward_stage
+    model.forward_stage = lambda i, x: run.append(i) or forward_stage(i, x)
+    with torch.no_grad():
+        outs = model(torch.rand(1, 3, 64, 64))
+    assert run == [0, 1] and len(outs) == 1 and outs[0].dim() == 4
 
 
 def check_reference_ops_runs_without_kernels(build):
@@ -352,6 +372,7 @@ def check_contract(backbone, kwargs, has_batch_norms=True):
     check_bf16_autocast_stays_close_to_fp32(build)
     check_defaults_by_measurement(backbone, build, cuda_records(GPU_DOC))
     check_argument_names(backbone)
+    check_forward_is_the_template(backbone, build)
     if has_out_norms(backbone):
         check_out_norms(build, backbone.classification_form)
     check_reference_ops_runs_without_kernels(build)

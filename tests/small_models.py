@@ -61,8 +61,8 @@ TINY_BACKBONES = {
 
 
 def tiny_spec(**changes) -> dict:
-    """A ``mmmoga.benchmark.measure`` spec: MogaNet-XT at 64x64, batch 1, one step, one thread,
-    with ``changes`` applied."""
+    """A ``mmmoga.devtools.benchmark.measure`` spec: MogaNet-XT at 64x64, batch 1, one step, one
+    thread, with ``changes`` applied."""
     return dict(
         dict(
             model='moganet-xt',

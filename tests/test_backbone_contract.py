@@ -128,3 +128,8 @@ def test_argument_names():
     assert {f.__name__ for f in families} >= {'MogaNet', 'HorNet', 'Conv2Former', 'InceptionNeXt'}
     for backbone in families:
         contract.check_argument_names(backbone)
+
+
+@pytest.mark.parametrize('family', FAMILIES)
+def test_forward_is_the_template(family):
+    contract.check_forward_is_the_template(SMALL_SPECS[family][0], SMALL_BACKBONES[family])

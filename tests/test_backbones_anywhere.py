@@ -12,7 +12,7 @@ import torch
 from without_task_libraries import BLOCKED, ROOT, run_python
 
 import mmmoga
-from mmmoga import model_zoo, task_libraries
+from mmmoga import metafiles, task_libraries
 from mmmoga.converters import release_to_safetensors
 from mmmoga.models import backbones, layers
 from mmmoga.models.factory import BACKBONES, create_backbone, list_backbones
@@ -57,7 +57,7 @@ with warnings.catch_warnings(record=True) as caught:
     from mmmoga import create_backbone, list_backbones
     from mmmoga.models import backbones, fuse_for_inference
     from mmmoga.models.factory import BACKBONES
-    import mmmoga.benchmark
+    import mmmoga.devtools.benchmark
     import mmmoga  # again: still one warning
 said = [str(w.message) for w in caught if w.category.__name__ == 'MissingTaskLibraryWarning']
 try:
@@ -90,7 +90,7 @@ for name in {names!r}:
         fused = fused_model(x)
     results[f'{{name}} fused'] = all(
         torch.allclose(a, b, rtol=1e-4, atol=1e-4) for a, b in zip(fused, reference[name]))
-bench = mmmoga.benchmark.build_benchmark_model('moganet-xt')
+bench = mmmoga.devtools.benchmark.build_benchmark_model('moganet-xt')
 results['benchmark model runs'] = len(bench(torch.rand(1, 3, 64, 64))) == 4
 print(json.dumps(dict(mmcv_importable=mmcv_importable, blocked=blocked, said=said,
                       results=results, names=list_backbones())))
@@ -234,7 +234,7 @@ def test_drop_path_draws_the_same_masks_as_mmcv():
 def test_names_are_the_metafiles_imagenet_entries_with_weights():
     entries = {
         e['Name'][len('imagenet_'):]
-        for e in model_zoo.load_entries(ROOT)
+        for e in metafiles.load_entries(ROOT)
         if e['Name'].startswith('imagenet_') and not e['Name'].endswith('_toy')
     }
     assert set(BACKBONES) == entries

@@ -87,7 +87,7 @@ for fam in FAMILIES:
          lambda f=fam: f(SMALL[f], init_cfg=dict(type='Pretrained')).init_weights(), ValueError,
          r"needs checkpoint=<path or URL>"),
         (f'{name}-unknown-option', lambda f=fam: f(SMALL[f], out_indice=(3, )), TypeError,
-         r"unexpected keyword argument 'out_indice'"),
+         r"unexpected argument 'out_indice'; did you mean 'out_indices'\?"),
     ]
 BACKBONE_CASES += [
     ('HorNet-unknown-mixer', lambda: HorNet(SMALL[HorNet], mixer='7x7'), ValueError,

@@ -1,6 +1,7 @@
-"""Tests of tools/analysis/benchmark_backbones.py (the command line) and :mod:`mmmoga.benchmark`
-(the library behind it): a tiny end-to-end run (smallest variants, one step; 64x64, as MogaNet's
-BN needs more than one value per channel at stride 32) and the argument errors."""
+"""Tests of tools/analysis/benchmark_backbones.py (the command line) and
+:mod:`mmmoga.devtools.benchmark` (the library behind it): a tiny end-to-end run (smallest variants,
+one step; 64x64, as MogaNet's BN needs more than one value per channel at stride 32) and the
+argument errors."""
 import json
 import os.path as osp
 
@@ -9,7 +10,7 @@ import torch
 from small_models import tiny_spec
 from tool_scripts import ROOT, load_tool
 
-from mmmoga import benchmark
+from mmmoga.devtools import benchmark
 
 SCRIPT_NAME = 'tools/analysis/benchmark_backbones.py'
 SCRIPT = osp.join(ROOT, SCRIPT_NAME)
@@ -232,7 +233,7 @@ def test_cpu_kernels_off_shows_the_switch_both_ways(bench, capsys):
 
 
 def test_measure_cpu_kernels_false_turns_them_off(monkeypatch):
-    from mmmoga.benchmark import measure
+    from mmmoga.devtools.benchmark import measure
     from mmmoga.models.layers import cpu_ops
     calls = []
     fused = cpu_ops.fused_conv_op
@@ -274,7 +275,7 @@ def test_gpu_table_settings_peers_baseline_and_dense_steps(bench, monkeypatch, c
     """The GPU table's run (here with stand-in measurements): a row per Triton kernel setting for
     the models that have the kernels, one for the others; every row divided by its peer and by
     the baseline in the same dtype and format, dense steps included."""
-    from mmmoga.benchmark import run as run_module
+    from mmmoga.devtools.benchmark import run as run_module
     specs = []
 
     def fake(spec, isolate, timeout=None, function=None):

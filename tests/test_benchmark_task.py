@@ -1,6 +1,7 @@
-"""Tests of tools/analysis/benchmark_task.py (the command line) and :mod:`mmmoga.benchmark.task`
-(the training-step benchmark of whole detectors and segmentors): the toy Mask R-CNN and Semantic
-FPN configs at 128x128, batch 1, one step, both backbone ops x with_cp, and the input errors."""
+"""Tests of tools/analysis/benchmark_task.py (the command line) and
+:mod:`mmmoga.devtools.benchmark.task` (the training-step benchmark of whole detectors and
+segmentors): the toy Mask R-CNN and Semantic FPN configs at 128x128, batch 1, one step, both
+backbone ops x with_cp, and the input errors."""
 import json
 import math
 import os.path as osp
@@ -10,7 +11,7 @@ import types
 import pytest
 import torch
 
-from mmmoga.benchmark import task
+from mmmoga.devtools.benchmark import task
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SCRIPT = osp.join(ROOT, 'tools', 'analysis', 'benchmark_task.py')

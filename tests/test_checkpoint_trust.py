@@ -248,7 +248,7 @@ def test_registered_loaders_cover_every_mmengine_scheme():
 
 
 def test_restricted_getattr_and_scope():
-    with trust._scoped_allow_list():
+    with trust.scoped_allow_list():
         from torch import _weights_only_unpickler as wou
         getattr_stand_in = wou._get_user_allowed_globals()['builtins.getattr']
     assert getattr_stand_in is not getattr
@@ -405,7 +405,7 @@ def test_every_config_checkpoint_gets_a_file_name():
     """Every checkpoint URL of the configs names a non-empty cache file (a share link: the ``File``
     of its release in the metafiles), and every local ``pretrained/`` file is the ``File`` of a
     release whose absence the error explains."""
-    from mmmoga.model_zoo import find_release, is_share_page
+    from mmmoga.metafiles import find_release, is_share_page
     urls = [(path, value) for path, value in config_strings()
             if value.startswith(('http://', 'https://')) and '://pan.baidu.com' not in value
             and value.endswith(('.pth', '.tar', '?dl=1', '.bin', '.safetensors'))]
@@ -423,7 +423,7 @@ def test_every_config_checkpoint_gets_a_file_name():
 
 
 def test_files_fetched_by_hand_name_the_page_and_code(tmp_path, monkeypatch):
-    from mmmoga.model_zoo import releases
+    from mmmoga.metafiles import releases
     monkeypatch.chdir(tmp_path)
     by_hand = [r for r in releases() if 'Extraction Code' in r]
     for record in by_hand:

@@ -125,8 +125,8 @@ def test_toy_config_trains_with_mmengine_compile(tmp_path):
 
 
 def test_benchmark_measures_compiled_speed_and_compile_time(monkeypatch):
-    from mmmoga import benchmark
-    from mmmoga.benchmark.models import Entry
+    from mmmoga.devtools import benchmark
+    from mmmoga.devtools.benchmark.models import Entry
     monkeypatch.setitem(
         benchmark.BENCHMARK_MODELS, 'tiny-moganet',
         Entry(

@@ -22,7 +22,7 @@ FAMILIES = {
     'inceptionnext': InceptionNeXt
 }
 
-# paper: MogaNet Mask R-CNN 1x (targets.md), params in millions
+# paper: MogaNet Mask R-CNN 1x (the MogaNet paper's COCO table), params in millions
 MASK_RCNN_MOGANET = {'xt': 22.8, 't': 25.0, 's': 45.0, 'b': 63.4, 'l': 102.1}
 
 

@@ -1,7 +1,7 @@
 """COCO detection configs of every family: each paper row builds, with the paper's parameter count.
 
 Models are built on the meta device (structure only), as in ``tests/test_configs.py``. Paper
-figures come from ``../shared/spec/targets.md`` (the papers and the official READMEs). Rows without
+figures come from the metafiles (the papers and the official READMEs). Rows without
 a paper figure (Conv2Former: the paper gives only APs; InceptionNeXt: no detection results; the
 HorNet HTC++ / DINO reconstructions) are checked against the count measured with
 ``tools/analysis/get_flops.py`` and recorded in the metafiles.
@@ -312,7 +312,7 @@ def test_mask_rcnn_3x_builds_the_1x_model(size):
 def test_backbone_weights_resolve_to_a_named_release(stem):
     """Every config's init_cfg is an official release with a proper cache file name, or (Baidu-only
     Conv2Former) a local file the loader explains how to fetch."""
-    from mmmoga.model_zoo import find_release
+    from mmmoga.metafiles import find_release
     from mmmoga.utils.checkpoint import cache_file_name
     checkpoint = load(stem).model.backbone.init_cfg.checkpoint
     if 'conv2former' in stem:
@@ -331,7 +331,7 @@ def test_backbone_weights_resolve_to_a_named_release(stem):
 def test_flops_counter_gives_cascade_mask_heads_100_rois():
     """The counter runs each cascade stage's mask head on the first 100 proposals (mmdet 2.x's
     ``forward_dummy``, the papers' convention), not on all of them as mmdet 3.x's tensor forward."""
-    from mmmoga.utils.complexity import build_model, tensor_forward
+    from mmmoga.devtools.complexity import build_model, tensor_forward
     model = build_model(copy.deepcopy(load('cascade_mask_rcnn_moganet_xt_toy')))
     box_rois, mask_rois = [], []
     model.roi_head.bbox_head[0].register_forward_hook(

@@ -8,8 +8,8 @@ from mmengine.registry import MODELS as ROOT_MODELS
 from small_models import tiny_spec
 from torch import nn
 
-from mmmoga import benchmark
-from mmmoga.benchmark import models as benchmark_models
+from mmmoga.devtools import benchmark
+from mmmoga.devtools.benchmark import models as benchmark_models
 from mmmoga.models import fuse_for_inference
 from mmmoga.models.backbones.base_backbone import BaseBackbone
 from mmmoga.models.layers.folding import bn_affine, foldable_bn, scale_output
@@ -57,6 +57,7 @@ class TinyNet(BaseBackbone):
 
     def __init__(self,
                  arch='tiny',
+                 *,
                  out_indices=(0, 1, 2, 3),
                  frozen_stages=-1,
                  norm_eval=False,
@@ -67,8 +68,13 @@ class TinyNet(BaseBackbone):
                  channels_last=None,
                  reference_ops=None,
                  init_cfg=None):
-        super().__init__(out_indices, frozen_stages, norm_eval, init_cfg, channels_last,
-                         reference_ops)
+        super().__init__(
+            out_indices=out_indices,
+            frozen_stages=frozen_stages,
+            norm_eval=norm_eval,
+            init_cfg=init_cfg,
+            channels_last=channels_last,
+            reference_ops=reference_ops)
         arch = self.parse_arch(arch)
         self.set_cls_head(with_cls_head)
         dims, self.with_cp = arch['embed_dims'], with_cp
@@ -86,13 +92,8 @@ class TinyNet(BaseBackbone):
     def pooled_output(self, x):
         return x.mean((2, 3))
 
-    def forward(self, x):
-        outs = []
-        for i in range(4):
-            x = self.run_blocks(self.stages[i], self.downsamples[i](x))
-            if i in self.out_indices:
-                outs.append(self.stage_output(i, x))
-        return tuple(outs)
+    def forward_stage(self, index, x):
+        return self.run_blocks(self.stages[index], self.downsamples[index](x))
 
 
 @pytest.fixture(scope='module', autouse=True)

@@ -1,7 +1,7 @@
-"""The GPU check (``tools/analysis/gpu_check.py``, :mod:`mmmoga.benchmark.gpu_check`) on the CPU:
-its smoke run starts and finishes where OpenCV, mmcv and the task libraries cannot be imported (as
-on the offline GPU host), a row whose worker dies costs that row only, the budget holds, and the
-plan fits its minutes."""
+"""The GPU check (``tools/analysis/gpu_check.py``, :mod:`mmmoga.devtools.benchmark.gpu_check`) on
+the CPU: its smoke run starts and finishes where OpenCV, mmcv and the task libraries cannot be
+imported (as on the offline GPU host), a row whose worker dies costs that row only, the budget
+holds, and the plan fits its minutes."""
 import json
 import os
 import os.path as osp
@@ -11,7 +11,7 @@ import sys
 import pytest
 from without_task_libraries import finder_code
 
-from mmmoga.benchmark import gpu_check
+from mmmoga.devtools.benchmark import gpu_check
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 #: what the GPU host lacks: OpenCV (mmengine's hooks import it), mmcv and the task libraries
@@ -92,10 +92,11 @@ def test_the_smoke_run_passes_without_opencv_mmcv_and_the_task_libraries(smoke_r
 def test_a_worker_that_dies_costs_its_row_only(tmp_path, monkeypatch):
     """A row that takes its worker down (as an illegal memory access does) is that row's error;
     a fresh worker measures the rows after it, and the results file holds every row."""
-    crash = ("import os, sys; from mmmoga.benchmark import gpu_check as g; real = g._measure; "
-             "g._measure = lambda row, s, d: os._exit(7) if row['form'] == 'ours-nchw' and "
-             "row['dtype'] == 'fp32' and row['what'] == 'train' else real(row, s, d); "
-             "g.worker(*sys.argv[1:])")
+    crash = (
+        "import os, sys; from mmmoga.devtools.benchmark import gpu_check as g; real = g._measure; "
+        "g._measure = lambda row, s, d: os._exit(7) if row['form'] == 'ours-nchw' and "
+        "row['dtype'] == 'fp32' and row['what'] == 'train' else real(row, s, d); "
+        "g.worker(*sys.argv[1:])")
     monkeypatch.setattr(gpu_check, 'WORKER_CODE', crash)
     rows = [
         r for r in gpu_check.rows_of(['inceptionnext_t'], 'smoke')

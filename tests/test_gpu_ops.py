@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from small_models import TINY_BACKBONES
 from torch import nn
 
-from mmmoga.benchmark.kernel_check import check_kernel_case, counting_launches, kernel_cases
+from mmmoga.devtools.benchmark.kernel_check import (check_kernel_case, counting_launches,
+                                                    kernel_cases)
 from mmmoga.models.layers import (depthwise_conv2d, gpu_kernels, gpu_kernels_enabled, gpu_ops,
                                   silu_product)
 from numeric_fixtures import relative_error
@@ -65,7 +66,7 @@ KERNEL_CASES = kernel_cases('smoke') + [
 def test_kernel_case_matches_float64_pytorch(case):
     """Outputs and gradients against float64 PyTorch from the same inputs, within the dtype's
     tolerance; every kernel launched (no silent fallback) and in the case's dtype (the cases and
-    their verdict are the GPU check's, :mod:`mmmoga.benchmark.kernel_check`)."""
+    their verdict are the GPU check's, :mod:`mmmoga.devtools.benchmark.kernel_check`)."""
     verdict = check_kernel_case(case, DEVICE)
     assert verdict['ok'], verdict['problems']
     assert all(error < verdict['tolerance'] for error in verdict['errors'].values())

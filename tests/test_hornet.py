@@ -3,7 +3,7 @@
 Reference numbers:
 
 * parameter counts, key names and key counts: measured on the official ``hornet.py`` and its dense
-  copy (``/work/shared/spec/architectures.md`` sections 2.1, 2.3, 2.4);
+  copy (the HorNet repository's ``hornet.py`` and its detection / segmentation backbones);
 * ``OFFICIAL_FIXTURES``: outputs of the official ``hornet.py`` classes (timm stubbed, CPU, fp32)
   for :func:`seeded_state` weights and a seeded 160x192 input, rounded to 5 decimals; our model
   matched them within 5e-6 when they were recorded;
@@ -19,9 +19,9 @@ import torch.nn.functional as F
 from small_models import mmpretrain_classifier
 from torch import nn
 
-from mmmoga.converters import unwrap_state_dict
 from mmmoga.models.backbones import HorNet
 from mmmoga.models.layers import GlobalLocalFilter, GnConv, LayerNorm2d, resize_complex_weight
+from mmmoga.utils import extract_state_dict
 from numeric_fixtures import assert_same_outputs, load_pretrained
 
 SMALL = dict(embed_dims=[32, 64, 128, 256], depths=[1, 1, 2, 1], orders=[2, 3, 4, 5])
@@ -533,7 +533,8 @@ def test_converter_classification_checkpoint(tmp_path):
     checkpoint = {'meta': {}, 'state_dict': dict(mmpretrain)}
     checkpoint['state_dict']['data_preprocessor.mean'] = torch.zeros(3)
 
-    converted, dropped = converter.convert_hornet_mmpretrain(unwrap_state_dict(checkpoint))
+    converted, dropped = converter.convert_hornet_mmpretrain(
+        extract_state_dict(checkpoint, prefix=''))
     assert list(converted) == list(official)
     assert all(torch.equal(converted[k], official[k]) for k in official)
     assert dropped == ['data_preprocessor.mean']

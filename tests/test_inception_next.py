@@ -299,12 +299,13 @@ def _timm_layouts(sd):
 
 
 def test_converter_layouts():
-    from mmmoga.converters import unwrap_state_dict
     from mmmoga.models.backbones import inception_next as conv  # what the command line wraps
+    from mmmoga.utils import extract_state_dict
     source = InceptionNeXt(TINY)
     sd = _official_checkpoint(source)
     for name, (checkpoint, expected) in _timm_layouts(sd).items():
-        out = conv.convert_inceptionnext_timm(unwrap_state_dict(checkpoint, use_ema=name == 'ema'))
+        out = conv.convert_inceptionnext_timm(
+            extract_state_dict(checkpoint, prefix='', use_ema=name == 'ema'))
         assert set(out) == set(expected), name
         assert all(torch.equal(out[k], expected[k]) for k in expected), name
     out = conv.convert_inceptionnext_timm(sd, drop_head=True)

@@ -7,7 +7,7 @@ import struct
 import pytest
 from mmengine.visualization import LocalVisBackend
 
-from mmmoga.utils.log_curves import find_scalar_files, plot_curves, select_run, split_curves
+from mmmoga.devtools.log_curves import find_scalar_files, plot_curves, select_run, split_curves
 
 
 def write_run(work_dir, stamp, train_steps=(10, 20, 30), val_epochs=(1, 2, 3)):

@@ -14,11 +14,12 @@ import pytest
 import yaml
 from mmengine.config import Config
 
-from mmmoga import model_zoo
+from mmmoga import metafiles
+from mmmoga.devtools import model_zoo
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(osp.relpath(p, ROOT) for p in glob.glob(osp.join(ROOT, 'configs', '*.py')))
-ENTRIES = {e['Name']: e for e in model_zoo.load_entries(ROOT)}
+ENTRIES = {e['Name']: e for e in metafiles.load_entries(ROOT)}
 
 
 def test_every_config_has_exactly_one_valid_entry():
@@ -39,7 +40,7 @@ def test_measured_parameters_are_what_the_config_builds(config):
     loads, meta = model_zoo.config_backbone_weights(cfg), entry['Metadata']
     assert loads == meta['Backbone Weights']
     if meta['Weights Host'] == 'Baidu Netdisk (no direct URL)':  # downloaded by hand
-        assert 'Extraction Code' in model_zoo.find_release(file=osp.basename(loads))
+        assert 'Extraction Code' in metafiles.find_release(file=osp.basename(loads))
     params = model_zoo.measure_params(cfg)
     assert params == entry['Metadata'].get('Parameters'), (
         f'{name} builds {params:,} params, its metafile says '
@@ -94,7 +95,7 @@ def test_model_zoo_pages_are_generated_from_the_metafiles():
     """Every page of docs/model_zoo/ is what its metafile generates: none missing, none stale,
     none that no metafile generates."""
     pages = model_zoo.render_pages(ROOT)
-    assert sorted(pages) == sorted(f'docs/model_zoo/{f}.md' for f in model_zoo.metafile_names(ROOT))
+    assert sorted(pages) == sorted(f'docs/model_zoo/{f}.md' for f in metafiles.metafile_names(ROOT))
     diff = model_zoo.docs_diff(ROOT, pages=pages)
     assert not diff, f'docs/model_zoo/ differs; run `python tools/model_zoo.py docs`:\n{diff}'
     assert model_zoo.existing_pages(ROOT) == sorted(pages)
@@ -146,13 +147,14 @@ def make_zoo(root, entries, configs=('mask_rcnn_moganet_s', ), releases=None):
     for name in configs:
         (root / 'configs' / f'{name}.py').write_text('')
     (root / 'metafiles').mkdir()
-    for family in model_zoo.metafile_names(ROOT):
+    for family in metafiles.metafile_names(ROOT):
         data = dict(Collections=[dict(Name='MogaNet' if family == 'moganet' else family)])
         if releases is not None and family == 'moganet':
             data['Releases'] = releases
         data['Models'] = entries if family == 'moganet' else None
-        (root / 'metafiles' / f'{family}.yml').write_text(yaml.safe_dump(data, sort_keys=False))
-    imports = [f'metafiles/{f}.yml' for f in model_zoo.metafile_names(ROOT)]
+        (root / 'metafiles' / f'{family}.yml').write_text(
+            model_zoo.write_urls_once(yaml.safe_dump(data, sort_keys=False)))
+    imports = [f'metafiles/{f}.yml' for f in metafiles.metafile_names(ROOT)]
     (root / 'model-index.yml').write_text(yaml.safe_dump(dict(Import=imports)))
     return str(root)
 
@@ -239,7 +241,7 @@ def test_model_index_must_import_every_metafile(tmp_path):
     assert not any('must import exactly' in e for e in model_zoo.validate(root))  # control
     # a new family's metafile is found by its file name, and must be imported too
     (tmp_path / 'metafiles' / 'newfamily.yml').write_text('Collections:\n  - Name: NewFamily\n')
-    assert 'newfamily' in model_zoo.metafile_names(root)
+    assert 'newfamily' in metafiles.metafile_names(root)
     assert any('must import exactly' in e for e in model_zoo.validate(root))
 
 
@@ -269,8 +271,8 @@ def test_docs_check_sees_missing_and_stray_pages(tmp_path):
     hand-written one (so the check keeps naming it)."""
     root = make_zoo(tmp_path, [GOOD])
     pages = tmp_path / 'docs' / 'model_zoo'
-    assert model_zoo.docs_diff(root).count('(missing)') == len(model_zoo.metafile_names(ROOT))
-    assert len(model_zoo.update_docs(root)) == len(model_zoo.metafile_names(ROOT))
+    assert model_zoo.docs_diff(root).count('(missing)') == len(metafiles.metafile_names(ROOT))
+    assert len(model_zoo.update_docs(root)) == len(metafiles.metafile_names(ROOT))
     assert model_zoo.docs_diff(root) == ''
     (pages / 'hornet.md').unlink()
     (pages / 'moganet.md').write_text((pages / 'moganet.md').read_text().replace('46.7', '47.0'))
@@ -340,3 +342,26 @@ def test_write_measured_edits_only_that_entry(tmp_path):
     assert after['mask_rcnn_moganet_b'] == other
     assert len(open(path).read().splitlines()) == len(before.splitlines()) + 1  # FLOPs added
     assert model_zoo.validate(root) == []
+
+
+def test_a_weights_url_is_written_once_per_metafile(tmp_path):
+    """Two entries with the same weights: written once, with an anchor, and referred to by an
+    alias (``write_urls_once``), the metafile is valid; the URL written twice is an error
+    naming it."""
+    url = GOOD['Metadata']['Backbone Weights']
+    second = dict(
+        copy.deepcopy(GOOD), Name='retinanet_moganet_s', Config='configs/retinanet_moganet_s.py')
+    configs = ('mask_rcnn_moganet_s', 'retinanet_moganet_s')
+    root = make_zoo(tmp_path, [GOOD, second], configs=configs)  # written once
+    path = tmp_path / 'metafiles' / 'moganet.yml'
+    once = path.read_text()
+    assert once.count(url) == 1 and '&moganet_small ' in once and '*moganet_small' in once
+    assert yaml.safe_load(once)['Models'][1]['Metadata']['Backbone Weights'] == url
+    assert model_zoo.validate(root) == []
+    # control: the same data with the URL written out twice
+    path.write_text(once.replace('*moganet_small', url).replace('&moganet_small ', ''))
+    assert yaml.safe_load(path.read_text()) == yaml.safe_load(once)
+    assert model_zoo.validate(root) == [
+        f'moganet.yml: {url} is written 2 times: write it once, with an anchor at its first use '
+        f'(`&name {url}`), and refer to it elsewhere (`*name`)'
+    ]

@@ -24,7 +24,7 @@ import zipfile
 import pytest
 import yaml
 
-from mmmoga import model_zoo
+from mmmoga import metafiles
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 IGNORE = shutil.ignore_patterns('.git', '.mim', '__pycache__', '*.pyc', '*.egg-info', 'work_dirs',
@@ -163,7 +163,7 @@ def test_mim_search_lists_every_config_with_its_paper_metric(venv):
     python, outside = venv
     out = run([python, '-m', 'mim', 'search', 'mmmoga'], cwd=outside)
     listed = dict(re.findall(r'config id: (\S+)\n(.*?)(?=\n-{10,}|\Z)', out, re.S))
-    entries = {e['Name']: e for e in model_zoo.load_entries(ROOT)}
+    entries = {e['Name']: e for e in metafiles.load_entries(ROOT)}
     assert sorted(listed) == sorted(entries)
     for name, entry in entries.items():
         for result in entry.get('Results') or []:
@@ -178,12 +178,12 @@ def test_installed_copy_builds_a_config(venv):
     MogaNet-S Mask R-CNN from there."""
     python, outside = venv
     code = ('import os, mmmoga; from mmengine.config import Config; '
-            'from mmmoga.model_zoo import default_root, measure_params; '
+            'from mmmoga.devtools.model_zoo import default_root, measure_params; '
             'root = default_root(); assert root.endswith(".mim"), root; '
             'print(measure_params(Config.fromfile(os.path.join(root, '
             '"configs/mask_rcnn_moganet_s.py"))))')
     params = int(run([python, '-c', code], cwd=outside).splitlines()[-1])
-    entries = {e['Name']: e for e in model_zoo.load_entries(ROOT)}
+    entries = {e['Name']: e for e in metafiles.load_entries(ROOT)}
     assert params == entries['mask_rcnn_moganet_s']['Metadata']['Parameters']
 
 

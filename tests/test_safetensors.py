@@ -17,8 +17,9 @@ from test_checkpoint_trust import FileServer, craft
 from test_model_zoo import GOOD, make_zoo
 from without_task_libraries import ROOT
 
-from mmmoga import create_backbone, model_zoo
+from mmmoga import create_backbone, metafiles
 from mmmoga.converters import release_to_safetensors
+from mmmoga.devtools import model_zoo
 from mmmoga.utils import ChecksumError, CorruptCheckpointError, file_sha256, load_checkpoint_file
 from numeric_fixtures import randomise
 
@@ -185,7 +186,7 @@ def test_downloads_are_checked_against_the_metafile_hash(tmp_path, monkeypatch):
     with FileServer(body) as server:
         url = f'{server.url}/weights/moganet_xt.safetensors'
         # a metafile hash that the file does not have: refused, nothing cached
-        monkeypatch.setattr(model_zoo, 'default_root',
+        monkeypatch.setattr(metafiles, 'default_root',
                             lambda: zoo_root(tmp_path / 'zoo_wrong', url, 'f' * 64))
         with pytest.raises(ChecksumError, match=f'{report["sha256"]}, but f{{64}} is expected'):
             create_backbone('moganet_xt', pretrained=True)
@@ -193,7 +194,7 @@ def test_downloads_are_checked_against_the_metafile_hash(tmp_path, monkeypatch):
         assert len(server.paths) == 1
         # the right hash: downloaded, checked, cached, loaded without unpickling
         root = zoo_root(tmp_path / 'zoo_right', url, report['sha256'])
-        monkeypatch.setattr(model_zoo, 'default_root', lambda: root)
+        monkeypatch.setattr(metafiles, 'default_root', lambda: root)
         model = create_backbone('moganet_xt', pretrained=True)
         assert os.listdir(cache) == ['moganet_xt.safetensors']
         assert all(torch.equal(a, b) for a, b in zip(outputs(model, x), outputs(source, x)))
@@ -205,21 +206,21 @@ def test_downloads_are_checked_against_the_metafile_hash(tmp_path, monkeypatch):
         # control: without a known hash the same damaged file is taken as cached
         (cache / 'moganet_xt.safetensors').write_bytes(body[:-1] + b'!')
         other = f'{server.url}/weights/other.safetensors'
-        monkeypatch.setattr(model_zoo, 'default_root',
+        monkeypatch.setattr(metafiles, 'default_root',
                             lambda: zoo_root(tmp_path / 'zoo_none', other, 'e' * 64))
         load_checkpoint_file(url)
         assert len(server.paths) == 3
         # a release's Size is checked too: the wrong size is refused and not cached ...
         os.remove(cache / 'moganet_xt.safetensors')
         monkeypatch.setattr(
-            model_zoo, 'default_root',
+            metafiles, 'default_root',
             lambda: zoo_root(tmp_path / 'zoo_size', url, report['sha256'], size=len(body) + 1))
         with pytest.raises(ChecksumError, match=f'has {len(body)} bytes, but its release has'):
             load_checkpoint_file(url)
         assert os.listdir(cache) == []
         # ... the right one loads
         monkeypatch.setattr(
-            model_zoo, 'default_root',
+            metafiles, 'default_root',
             lambda: zoo_root(tmp_path / 'zoo_size_ok', url, report['sha256'], size=len(body)))
         load_checkpoint_file(url)
         assert os.listdir(cache) == ['moganet_xt.safetensors']

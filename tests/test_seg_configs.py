@@ -15,7 +15,7 @@ def config(name):
     return Config.fromfile(osp.join(ROOT, 'configs', name + '.py'))
 
 
-# paper params in millions (targets.md: MogaNet README/paper, HorNet Table 2, Conv2Former
+# paper params in millions (MogaNet README/paper, HorNet Table 2, Conv2Former
 # Table 9, InceptionNeXt Tables 6 and 7); the model the config builds must match within 1%
 PAPER_PARAMS = {
     'upernet_moganet_xt': 30.4,

@@ -1,4 +1,5 @@
-"""The judgement of tools/misc/verify_faults.py (mmmoga/verify/faults.py) on the files a kill left.
+"""The judgement of tools/misc/verify_faults.py (mmmoga/devtools/verify/faults.py) on the files a
+kill left.
 
 The verifier itself trains the toy detector for minutes (docs/faults.md); here its verdict is
 checked on work dirs laid out as each hook leaves them after a kill, in milliseconds, with the
@@ -10,8 +11,9 @@ import os.path as osp
 import pytest
 import torch
 
-from mmmoga.verify.faults import FaultReport, Kill, _assess, _Files, inject_faults, summary_line
-from mmmoga.verify.runs import ScheduleError, compare_runs
+from mmmoga.devtools.verify.faults import (FaultReport, Kill, _assess, _Files, inject_faults,
+                                           summary_line)
+from mmmoga.devtools.verify.runs import ScheduleError, compare_runs
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -92,6 +94,7 @@ def test_too_short_a_schedule_is_refused_before_anything_runs(tmp_path):
     with pytest.raises(ScheduleError, match=r'--kills 20 takes 4 checkpoints.*max_epochs=6'):
         inject_faults(
             osp.join(ROOT, 'configs/mask_rcnn_moganet_xt_toy.py'),
+            osp.join(ROOT, 'tools'),
             1,
             20,
             str(tmp_path),

@@ -1,10 +1,11 @@
-"""The preemption verifier's verdicts (mmmoga/verify/preemption.py): a resume is exact only when
-the launch after a preemption starts right after the saved iteration and logs the reference's
+"""The preemption verifier's verdicts (mmmoga/devtools/verify/preemption.py): a resume is exact only
+when the launch after a preemption starts right after the saved iteration and logs the reference's
 figures; the summary line counts it all. The launches themselves run in
 `tools/misc/verify_faults.py --preempt N` (minutes); here their logs are laid out by hand."""
 import json
 
-from mmmoga.verify.preemption import Preemption, PreemptionReport, _judge, _records, summary_line
+from mmmoga.devtools.verify.preemption import (Preemption, PreemptionReport, _judge, _records,
+                                               summary_line)
 
 
 class FakeRun:

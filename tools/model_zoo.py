@@ -11,14 +11,16 @@ Examples:
                                                        # (`readme` is an alias of `docs`)
 
 FLOPs counting runs full-size models on the CPU (tens of seconds each); the library code is
-``mmmoga.model_zoo`` and ``mmmoga.utils.complexity`` (shared with tools/analysis/get_flops.py).
+``mmmoga.devtools.model_zoo`` and ``mmmoga.devtools.complexity`` (shared with
+tools/analysis/get_flops.py).
 """
 import argparse
 import logging
 import os.path as osp
 import sys
 
-from mmmoga import model_zoo
+from mmmoga import metafiles
+from mmmoga.devtools import model_zoo
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))  # the checkout (or mmmoga/.mim)
 
@@ -74,7 +76,7 @@ def select(entries, args):
     unknown = wanted - {e['Name'] for e in chosen}
     if unknown:
         sys.exit(f'ERROR: no metafile entry for {", ".join(sorted(unknown))}: add one first '
-                 '(see mmmoga/model_zoo.py for the schema)')
+                 '(see mmmoga/devtools/model_zoo.py for the schema)')
     return chosen
 
 
@@ -84,8 +86,8 @@ def main():
         errors = model_zoo.validate(args.root)
         for error in errors:
             print(f'ERROR: {error}')
-        entries = model_zoo.load_entries(args.root)
-        print(f'{len(entries)} entries in {len(model_zoo.metafile_paths(args.root))} metafiles: '
+        entries = metafiles.load_entries(args.root)
+        print(f'{len(entries)} entries in {len(metafiles.metafile_paths(args.root))} metafiles: '
               f'{"OK" if not errors else f"{len(errors)} problems"}')
         sys.exit(1 if errors else 0)
     if args.command == 'measure':
@@ -93,7 +95,7 @@ def main():
 
         import mmmoga  # noqa: F401  (registers the models)
         MMLogger.get_instance('mmengine').setLevel(logging.ERROR)  # the counter's op warnings
-        for entry in select(model_zoo.load_entries(args.root), args):
+        for entry in select(metafiles.load_entries(args.root), args):
             values = model_zoo.measure_entry(entry, args.root, flops=not args.params_only)
             model_zoo.write_measured(entry['_metafile'], entry['Name'], values)
             shown = ', '.join(f'{k} {v:,}' for k, v in values.items())

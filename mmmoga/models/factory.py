@@ -2,7 +2,7 @@
 
 A name is a metafile ImageNet entry without its ``imagenet_`` prefix (``imagenet_moganet_s`` ->
 ``moganet_s``, ``imagenet_hornet_t_gf`` -> ``hornet_t_gf``); its released weights (and their
-sha256, where a metafile gives one) come from that entry (:func:`mmmoga.model_zoo
+sha256, where a metafile gives one) come from that entry (:func:`mmmoga.metafiles
 .released_weights`). Only torch and mmengine are needed (no mmcv, no task library)::
 
     import torch
@@ -20,13 +20,15 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Type, Union
 
 from mmengine.logging import MMLogger
 
+from mmmoga import metafiles
 from mmmoga.utils.checkpoint import CheckpointError
 from mmmoga.utils.checkpoint.download import release
 from . import backbones
 from .backbones.base_backbone import BaseBackbone
 
 __all__ = [
-    'BACKBONES', 'backbone_families', 'create_backbone', 'list_backbones', 'backbone_weights'
+    'BACKBONES', 'backbone_families', 'check_name', 'create_backbone', 'list_backbones',
+    'backbone_weights'
 ]
 
 
@@ -66,9 +68,8 @@ def list_backbones(filter: str = '', pretrained: bool = False) -> List[str]:
 
 def backbone_weights(name: str) -> Tuple[Optional[str], Optional[str]]:
     """The released weights of ``name``, ``(URL, sha256 or None)``, from its metafile entry."""
-    from mmmoga import model_zoo
-    _check_name(name)
-    return model_zoo.released_weights(f'imagenet_{name}')
+    check_name(name)
+    return metafiles.released_weights(f'imagenet_{name}')
 
 
 def _downloadable(url: Optional[str]) -> bool:
@@ -77,7 +78,9 @@ def _downloadable(url: Optional[str]) -> bool:
             and 'Extraction Code' not in release(url))
 
 
-def _check_name(name: str) -> None:
+def check_name(name: str) -> None:
+    """A clear error, with the closest names, where ``name`` is not one of
+    :func:`list_backbones`."""
     if name in BACKBONES:
         return
     close = difflib.get_close_matches(str(name), BACKBONES, n=3)
@@ -149,7 +152,7 @@ def create_backbone(name: str,
         The backbone, a ``torch.nn.Module`` whose forward returns a tuple of NCHW feature maps,
         described by its ``feature_info`` (``num_chs`` and ``reduction`` of each output).
     """
-    _check_name(name)
+    check_name(name)
     taken = sorted(set(kwargs) & set(NAME_ARGUMENTS))
     if taken:
         raise TypeError(f'create_backbone({name!r}) sets {", ".join(taken)} itself; pick the name '

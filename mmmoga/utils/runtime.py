@@ -54,10 +54,12 @@ def setup_cpu_distributed(cfg: Config) -> None:
 
 
 def shut_down_distributed() -> None:
-    """Destroy the process group at the end of a successful run. Left to interpreter exit, gloo's
-    worker threads can outlive it and abort the process (``terminate called without an active
-    exception``, SIGABRT: seen once in ~10 two-process CPU runs here), failing a finished run."""
+    """Destroy the process group at the end of a successful run, once every rank got there (a
+    barrier first: no rank tears its connections down while another still talks to it). Left to
+    interpreter exit, gloo's worker threads can outlive it and abort the process (``terminate
+    called without an active exception``, SIGABRT), failing a finished run."""
     if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
         torch_dist.destroy_process_group()
 
 

@@ -7,8 +7,8 @@ inference and training-step throughput (images/s) and peak memory for each, and,
 the run, our/peer ratios. A last line compares the training-step peak memory of MogaNet-S at
 512x512, batch 2, with and without ``with_cp``.
 
-The model table, the measurements and the report live in :mod:`mmmoga.benchmark`; this is its
-command line. What is measured and how is explained at the end of ``--help``.
+The model table, the measurements and the report live in :mod:`mmmoga.devtools.benchmark`; this
+is its command line. What is measured and how is explained at the end of ``--help``.
 
 Models: ``--list-models``. Ours: ``moganet-{xt,t,s,b,l,xl}``, ``hornet-{t,s,b,l}[-gf]``,
 ``conv2former-{n,t,s,b,l}``, ``inceptionnext-{a,t,s,b}``; peers:
@@ -39,7 +39,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from mmmoga import benchmark
+from mmmoga.devtools import benchmark
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

@@ -7,7 +7,7 @@ builds the config's model, feeds it synthetic data of ``--size`` and prints seco
 step and peak memory, with the default / reference ratios. Pretrained backbone weights are not
 loaded (nothing is downloaded). On CPU each setting runs in a fresh interpreter (``--isolate``).
 
-The measurement lives in :mod:`mmmoga.benchmark.task`; this is its command line. What is
+The measurement lives in :mod:`mmmoga.devtools.benchmark.task`; this is its command line. What is
 measured and how is explained at the end of ``--help``.
 
 Examples::
@@ -37,8 +37,8 @@ from typing import Optional, Sequence
 import torch
 from mmengine.config import DictAction
 
-from mmmoga.benchmark import task
-from mmmoga.benchmark.run import ISOLATE_CHOICES
+from mmmoga.devtools.benchmark import task
+from mmmoga.devtools.benchmark.run import ISOLATE_CHOICES
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

@@ -6,7 +6,7 @@ FLOPs here are multiply-accumulates (the papers' convention: 1 MAC = 1 FLOP), co
 slightly. FFT ops (HorNet GF) are not counted by this counter. Detectors run their test-time
 forward on one blank image (RPN proposals, RoI heads, masks), segmentors the whole-image decode,
 pose models and classifiers their tensor forward. The counting code is
-``mmmoga.utils.complexity.count_complexity``, which the model zoo (tools/model_zoo.py) also uses.
+``mmmoga.devtools.complexity.count_complexity``, which the model zoo (tools/model_zoo.py) also uses.
 
 Examples:
   python tools/analysis/get_flops.py configs/mask_rcnn_moganet_s.py --shape 800 1280
@@ -15,8 +15,8 @@ Examples:
 import argparse
 
 import mmmoga  # noqa: F401
+from mmmoga.devtools.complexity import count_complexity
 from mmmoga.utils import load_config
-from mmmoga.utils.complexity import count_complexity
 
 
 def parse_args():

@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """The GPU check: one command that measures, within a few minutes of one GPU, what the CUDA
-defaults are decided on (see docs/gpu.md and :mod:`mmmoga.benchmark.gpu_check`).
+defaults are decided on (see docs/gpu.md and :mod:`mmmoga.devtools.benchmark.gpu_check`).
 
 It prints its plan and time estimate first, then runs the Triton kernel checks compiled for the
 GPU, the numerics of every form of every model against the official op sequence, and the
@@ -20,7 +20,7 @@ Examples::
 """
 import argparse
 
-from mmmoga.benchmark import gpu_check
+from mmmoga.devtools.benchmark import gpu_check
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -14,7 +14,7 @@ import argparse
 import os.path as osp
 import sys
 
-from mmmoga.utils.log_curves import find_scalar_files, load_scalars, plot_curves
+from mmmoga.devtools.log_curves import find_scalar_files, load_scalars, plot_curves
 
 
 def parse_args():

@@ -11,15 +11,15 @@ as soon as it has its final name; as soon as last_checkpoint names it. A kill *l
 last_checkpoint then names a missing, truncated or older checkpoint (or is gone), or the resume
 fails; the run then starts again from scratch. At the end the final weights and every validation
 must equal the uninterrupted run's, with no temporary file and no extra checkpoint left. The
-library is mmmoga/verify/faults.py. Last line: `N faults injected, S survived, L lost`; the exit
-status is 1 on any loss (or a differing result), 2 for a schedule too short for --kills.
+library is mmmoga/devtools/verify/faults.py. Last line: `N faults injected, S survived, L lost`;
+the exit status is 1 on any loss (or a differing result), 2 for a schedule too short for --kills.
 
 --preempt N sends SIGTERM instead, N times: inside a training iteration, inside validation, inside
 a checkpoint write (to the launcher, one worker or every process, in turn, with --nproc 2). Each
 launch must save and exit with status 75 (PreemptionHook); the next resumes mid-epoch. Last line:
 `N preemptions, N resumed exactly, R iterations redone, 0 lost`, after the seconds from signal to
-exit; the library is mmmoga/verify/preemption.py. With --plain-hook (mmengine's CheckpointHook, no
-PreemptionHook, --no-rng-state) it shows what a preemption costs without them.
+exit; the library is mmmoga/devtools/verify/preemption.py. With --plain-hook (mmengine's
+CheckpointHook, no PreemptionHook, --no-rng-state) it shows what a preemption costs without them.
 
 Examples (toy data: python tools/misc/make_toy_data.py --tasks coco):
   # 1 and 2 processes, 20 kills each: 8 training images (2 iterations per epoch), 6 epochs
@@ -35,11 +35,14 @@ Examples (toy data: python tools/misc/make_toy_data.py --tasks coco):
       train_cfg.max_epochs=14 train_cfg.val_interval=1 train_dataloader.dataset.indices=16 \\
       val_dataloader.dataset.indices=8 val_dataloader.batch_size=1
 """
+import os.path as osp
 import sys
 
-from mmmoga.verify.faults import inject_faults, print_report
-from mmmoga.verify.preemption import inject_preemptions, print_preemption_report
-from mmmoga.verify.runs import ScheduleError, parse_verifier_args, verifier_parser
+from mmmoga.devtools.verify.faults import inject_faults, print_report
+from mmmoga.devtools.verify.preemption import inject_preemptions, print_preemption_report
+from mmmoga.devtools.verify.runs import ScheduleError, parse_verifier_args, verifier_parser
+
+TOOLS_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))  # train.py, dist_train.sh
 
 
 def parse_args():
@@ -81,7 +84,7 @@ def parse_args():
 
 def main():
     args = parse_args()
-    place = (args.config, args.nproc)
+    place = (args.config, TOOLS_DIR, args.nproc)
     common = dict(cfg_options=args.cfg_options, slow_save=args.slow_save, seed=args.seed)
     try:
         if args.preempt is not None:

@@ -21,8 +21,11 @@ import os.path as osp
 import sys
 import time
 
-from mmmoga.verify.runs import (Run, ScheduleError, compare_runs, fresh_dirs, load_config,
-                                parse_verifier_args, schedule, validations, verifier_parser)
+from mmmoga.devtools.verify.runs import (Run, ScheduleError, compare_runs, fresh_dirs, load_config,
+                                         parse_verifier_args, schedule, validations,
+                                         verifier_parser)
+
+TOOLS_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))  # train.py, dist_train.sh
 
 
 def parse_args():
@@ -59,7 +62,7 @@ def main():
     fresh_dirs(full, killed)  # a stale checkpoint would trigger the kill at once
 
     def launch(work_dir, port, extra=()):
-        return Run(args.config, args.nproc, work_dir, port, options, [*extra, *flags])
+        return Run(args.config, TOOLS_DIR, args.nproc, work_dir, port, options, [*extra, *flags])
 
     reference = validations(launch(full, args.port).wait('uninterrupted run'))
 

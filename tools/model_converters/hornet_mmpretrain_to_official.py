@@ -36,9 +36,8 @@ import os
 import os.path as osp
 
 from mmmoga.converters import load_source
-from mmmoga.converters import unwrap_state_dict as unwrap
 from mmmoga.models.backbones.hornet import HORNET_LAYOUTS, convert_hornet_mmpretrain
-from mmmoga.utils import CheckpointError, atomic_torch_save, trust_checkpoint
+from mmmoga.utils import CheckpointError, atomic_torch_save, extract_state_dict, trust_checkpoint
 
 LAYOUTS = HORNET_LAYOUTS
 
@@ -67,7 +66,9 @@ def main() -> None:
         trust_checkpoint(args.src)
     try:
         state_dict, dropped = convert_hornet_mmpretrain(
-            unwrap(load_source(args.src)), layout=args.layout, drop_head=args.drop_head)
+            extract_state_dict(load_source(args.src), prefix=''),
+            layout=args.layout,
+            drop_head=args.drop_head)
     except (CheckpointError, ValueError) as err:
         raise SystemExit(f'ERROR: {err}')
     if osp.dirname(args.dst):

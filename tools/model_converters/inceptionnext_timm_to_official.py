@@ -30,9 +30,8 @@ import os
 import os.path as osp
 
 from mmmoga.converters import load_source as load
-from mmmoga.converters import unwrap_state_dict as unwrap
 from mmmoga.models.backbones.inception_next import convert_inceptionnext_timm
-from mmmoga.utils import CheckpointError, atomic_torch_save, trust_checkpoint
+from mmmoga.utils import CheckpointError, atomic_torch_save, extract_state_dict, trust_checkpoint
 
 
 def main() -> None:
@@ -54,7 +53,8 @@ def main() -> None:
         trust_checkpoint(args.src)
     try:
         state_dict = convert_inceptionnext_timm(
-            unwrap(load(args.src), use_ema=args.ema), drop_head=args.drop_head)
+            extract_state_dict(load(args.src), prefix='', use_ema=args.ema),
+            drop_head=args.drop_head)
     except (CheckpointError, ValueError) as err:
         raise SystemExit(f'ERROR: {err}')
     if osp.dirname(args.dst):

@@ -1,4 +1,6 @@
 import contextlib
+import difflib
+import inspect
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -89,8 +91,14 @@ class BaseBackbone(BaseModule):
       ``norm{i + 1}`` are official keys) :meth:`set_cls_head`, :meth:`add_out_norms`,
       :meth:`stage_output` and :meth:`output_modules`.
 
-    Subclasses set ``arch_zoo``, ``arch_keys`` and ``num_stages`` and implement
-    :meth:`stage_modules`.
+    * one :meth:`forward` for every family: the input checked and laid out, the stages run one by
+      one (:meth:`forward_stage`), the outputs handed back; arguments a family does not take are
+      refused by name (:meth:`argument_error`, with the argument to write instead for other
+      libraries' names: :attr:`renamed_arguments`).
+
+    Subclasses set ``arch_zoo``, ``arch_keys`` and ``num_stages``, implement
+    :meth:`forward_stage` and :meth:`stage_modules`, and pass their other keyword arguments
+    (``**kwargs``) on to ``BaseBackbone.__init__``.
     """
     arch_zoo: Dict[str, dict] = {}
     arch_keys: frozenset = frozenset()
@@ -133,20 +141,17 @@ class BaseBackbone(BaseModule):
     #: head without parameters
     cls_head_name: Optional[str] = 'head'
 
-    def __new__(cls, *args, **kwargs):
-        renamed = sorted(set(kwargs) & set(cls.renamed_arguments))
-        if renamed:
-            raise TypeError(f'{cls.__name__} has no argument {renamed[0]!r}: write '
-                            f'{cls.renamed_arguments[renamed[0]]}')
-        return super().__new__(cls)
-
     def __init__(self,
+                 *,
                  out_indices: Union[int, Sequence[int]] = (0, 1, 2, 3),
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  init_cfg: Union[dict, List[dict], None] = None,
                  channels_last: Optional[bool] = None,
-                 reference_ops: Optional[bool] = None):
+                 reference_ops: Optional[bool] = None,
+                 **unknown):
+        if unknown:
+            raise self.argument_error(sorted(unknown)[0])
         super().__init__(init_cfg=init_cfg)
         self.out_indices = self.parse_out_indices(out_indices)
         if not -1 <= frozen_stages < self.num_stages:
@@ -163,10 +168,23 @@ class BaseBackbone(BaseModule):
         self.norm_eval = norm_eval
         self.channels_last = channels_last
         self.reference_ops = reference_ops
-        self._plain_ops: List[contextlib.ExitStack] = []
-        self.register_forward_pre_hook(self._prepare_input)
-        self.register_forward_hook(self._standard_layout)
-        self.register_forward_hook(self._end_plain_ops, always_call=True)
+
+    @classmethod
+    def argument_error(cls, name: str) -> TypeError:
+        """The error for an argument ``name`` the family does not take: what to write instead
+        (:attr:`renamed_arguments`), else the closest of its arguments."""
+        if name in cls.renamed_arguments:
+            return TypeError(f'{cls.__name__} has no argument {name!r}: write '
+                             f'{cls.renamed_arguments[name]}')
+        valid = [
+            argument for owner in cls.__mro__ if issubclass(owner, BaseBackbone)
+            for argument, p in inspect.signature(owner.__init__).parameters.items()
+            if argument != 'self' and p.kind is not p.VAR_KEYWORD
+        ]
+        close = difflib.get_close_matches(name, valid, n=1)
+        hint = f'; did you mean {close[0]!r}?' if close else ''
+        return TypeError(f'{cls.__name__} got an unexpected argument {name!r}{hint} (its '
+                         f'arguments: {", ".join(sorted(set(valid)))})')
 
     def computes_channels_last(self, x: torch.Tensor) -> bool:
         """Whether the forward converts the input ``x`` to channels-last (under the current
@@ -182,41 +200,38 @@ class BaseBackbone(BaseModule):
             return measured_for(self.measured_fast_ops, x)
         return not self.reference_ops
 
-    def _prepare_input(self, module: nn.Module, args: tuple) -> Optional[tuple]:
-        """Check the input (eager mode only), switch the kernels off for ``reference_ops=True``,
-        and convert the input to channels-last where :meth:`computes_channels_last` says so."""
-        self._check_input(args)
-        if self.reference_ops and not tracing():
-            stack = contextlib.ExitStack()
-            stack.enter_context(kernels_off())
-            self._plain_ops.append(stack)
-        x = args[0] if args else None
-        if isinstance(x, torch.Tensor) and x.dim() == 4 and self.computes_channels_last(x):
-            return (x.contiguous(memory_format=torch.channels_last), *args[1:])
-        return None
+    def forward(self, x: torch.Tensor) -> tuple:
+        """The outputs of the stages in ``out_indices``, NCHW (the one forward of every family).
 
-    def _end_plain_ops(self, module: nn.Module, args: tuple, outputs) -> None:
-        """Restore the kernel switches after a ``reference_ops`` forward (also when it raised)."""
-        if self._plain_ops:
-            self._plain_ops.pop().close()
+        The input is checked (eager mode) and converted to channels-last where
+        :meth:`computes_channels_last` says so; the stages run one by one
+        (:meth:`forward_stage`) up to the last output, under
+        :func:`~mmmoga.models.layers.kernels_off` for ``reference_ops=True``; each output is
+        :meth:`stage_output` of its stage, handed back contiguous in the standard layout."""
+        self.check_input(x)
+        channels_last = self.computes_channels_last(x)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        outs = []
+        with kernels_off() if self.reference_ops and not tracing() else contextlib.nullcontext():
+            for i in range(self.out_indices[-1] + 1):
+                x = self.forward_stage(i, x)
+                if i in self.out_indices:
+                    outs.append(self.stage_output(i, x))
+        if channels_last:
+            outs = [out.contiguous() for out in outs]
+        return tuple(outs)
 
-    def _standard_layout(self, module: nn.Module, args: tuple, outputs):
-        """Hand channels-last outputs back contiguous in the standard NCHW layout."""
-        x = args[0] if args else None
-        if not (isinstance(x, torch.Tensor) and self.computes_channels_last(x)):
-            return None
-        if isinstance(outputs, torch.Tensor):
-            return outputs.contiguous()
-        if isinstance(outputs, (tuple, list)):
-            return type(outputs)(
-                o.contiguous() if isinstance(o, torch.Tensor) else o for o in outputs)
-        return None
+    def forward_stage(self, index: int, x: torch.Tensor) -> torch.Tensor:
+        """Stage ``index`` (stage 0 with the stem): its downsampling, then its blocks
+        (:meth:`run_blocks`)."""
+        raise NotImplementedError
 
-    def _check_input(self, args: tuple) -> None:
-        """Name the problem when the input is not an image batch the stem accepts."""
-        if torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling():
-            return  # eager checks only: exported and compiled graphs stay free of them
-        x = args[0] if args else None
+    def check_input(self, x) -> None:
+        """Name the problem when ``x`` is not an image batch the stem accepts (eager mode only:
+        exported and compiled graphs stay free of the checks)."""
+        if tracing():
+            return
         name = type(self).__name__
         if not isinstance(x, torch.Tensor) or x.dim() != 4:
             got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__

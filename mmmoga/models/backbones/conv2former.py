@@ -210,6 +210,7 @@ class Conv2Former(BaseBackbone):
 
     def __init__(self,
                  arch: Union[str, dict] = 'tiny',
+                 *,
                  in_channels: int = 3,
                  kernel_size: Optional[int] = None,
                  out_indices: Union[int, Sequence[int]] = (0, 1, 2, 3),
@@ -224,9 +225,16 @@ class Conv2Former(BaseBackbone):
                  norm_cfg: Optional[dict] = None,
                  channels_last: Optional[bool] = None,
                  reference_ops: Optional[bool] = None,
-                 init_cfg: Union[dict, List[dict], None] = _OFFICIAL_INIT):
-        super().__init__(out_indices, frozen_stages, norm_eval, init_cfg, channels_last,
-                         reference_ops)
+                 init_cfg: Union[dict, List[dict], None] = _OFFICIAL_INIT,
+                 **kwargs):
+        super().__init__(
+            out_indices=out_indices,
+            frozen_stages=frozen_stages,
+            norm_eval=norm_eval,
+            init_cfg=init_cfg,
+            channels_last=channels_last,
+            reference_ops=reference_ops,
+            **kwargs)
         self.arch_settings = self.parse_arch(arch)
         self.embed_dims = list(self.arch_settings['embed_dims'])
         depths = self.arch_settings['depths']
@@ -316,13 +324,5 @@ class Conv2Former(BaseBackbone):
             return convnext_layer_id(int(parts[1]), int(parts[2]), num_layers, decay_type, cap=True)
         return num_layers + 1
 
-    def forward(self, x: torch.Tensor) -> tuple:
-        outs = []
-        for i in range(self.num_stages):
-            x = self.downsample_layers[i](x)
-            x = self.run_blocks(self.stages[i], x)
-            if i in self.out_indices:
-                outs.append(self.stage_output(i, x))
-            if i == self.out_indices[-1]:
-                break
-        return tuple(outs)
+    def forward_stage(self, index: int, x: torch.Tensor) -> torch.Tensor:
+        return self.run_blocks(self.stages[index], self.downsample_layers[index](x))

@@ -201,6 +201,7 @@ class HorNet(BaseBackbone):
 
     def __init__(self,
                  arch: Union[str, dict] = 'tiny',
+                 *,
                  mixer: str = 'dw',
                  gf_sizes: Sequence[Tuple[int, int]] = ((14, 8), (7, 4)),
                  in_channels: int = 3,
@@ -214,9 +215,16 @@ class HorNet(BaseBackbone):
                  with_cls_head: bool = False,
                  channels_last: Optional[bool] = None,
                  reference_ops: Optional[bool] = None,
-                 init_cfg: Union[dict, List[dict], None] = None):
-        super().__init__(out_indices, frozen_stages, norm_eval, init_cfg, channels_last,
-                         reference_ops)
+                 init_cfg: Union[dict, List[dict], None] = None,
+                 **kwargs):
+        super().__init__(
+            out_indices=out_indices,
+            frozen_stages=frozen_stages,
+            norm_eval=norm_eval,
+            init_cfg=init_cfg,
+            channels_last=channels_last,
+            reference_ops=reference_ops,
+            **kwargs)
         self.set_cls_head(with_cls_head)
         if mixer not in self.mixers:
             raise ValueError(f'Unknown HorNet mixer {mixer!r}; valid choices: {list(self.mixers)} '
@@ -317,16 +325,8 @@ class HorNet(BaseBackbone):
             return min(3 + int(parts[2]) // 2, 11)
         return (1, 2, None, 12)[stage]
 
-    def forward(self, x: torch.Tensor) -> tuple:
-        outs = []
-        for i in range(self.num_stages):
-            x = self.downsample_layers[i](x)
-            x = self.run_blocks(self.stages[i], x)
-            if i in self.out_indices:
-                outs.append(self.stage_output(i, x))
-            if i == self.out_indices[-1]:
-                break
-        return tuple(outs)
+    def forward_stage(self, index: int, x: torch.Tensor) -> torch.Tensor:
+        return self.run_blocks(self.stages[index], self.downsample_layers[index](x))
 
 
 # ------------------------------------------------------------ other libraries' checkpoints
@@ -356,7 +356,7 @@ def convert_hornet_mmpretrain(
     every key outside ``backbone.`` are dropped.
 
     Args:
-        state_dict: an unwrapped state dict (see :func:`unwrap_state_dict`).
+        state_dict: an unwrapped state dict (see :func:`mmmoga.utils.extract_state_dict`).
         layout: ``'cls'`` (``norm3`` is the final classification norm -> ``norm``, ``head.fc`` ->
             ``head``), ``'dense'`` (``norm{i}`` are the dense model's output norms) or ``'auto'``
             (``cls`` when ``norm3`` is the only output norm, as mmpretrain's

@@ -242,6 +242,7 @@ class InceptionNeXt(BaseBackbone):
 
     def __init__(self,
                  arch: Union[str, dict] = 'tiny',
+                 *,
                  in_channels: int = 3,
                  out_indices: Union[int, Sequence[int]] = (0, 1, 2, 3),
                  frozen_stages: int = -1,
@@ -256,9 +257,16 @@ class InceptionNeXt(BaseBackbone):
                  drop_rate: float = 0.,
                  channels_last: Optional[bool] = None,
                  reference_ops: Optional[bool] = None,
-                 init_cfg: Union[dict, List[dict], None] = _OFFICIAL_INIT):
-        super().__init__(out_indices, frozen_stages, norm_eval, init_cfg, channels_last,
-                         reference_ops)
+                 init_cfg: Union[dict, List[dict], None] = _OFFICIAL_INIT,
+                 **kwargs):
+        super().__init__(
+            out_indices=out_indices,
+            frozen_stages=frozen_stages,
+            norm_eval=norm_eval,
+            init_cfg=init_cfg,
+            channels_last=channels_last,
+            reference_ops=reference_ops,
+            **kwargs)
         self.arch_settings = self.parse_arch(arch)
         self.embed_dims = list(self.arch_settings['embed_dims'])
         depths = self.arch_settings['depths']
@@ -330,16 +338,11 @@ class InceptionNeXt(BaseBackbone):
             return convnext_layer_id(stage, int(parts[3]), num_layers, decay_type, cap=True)
         return num_layers + 1
 
-    def forward(self, x: torch.Tensor) -> tuple:
-        x = self.stem(x)
-        outs = []
-        for i, stage in enumerate(self.stages):
-            x = self.run_blocks(stage.blocks, stage.downsample(x))
-            if i in self.out_indices:
-                outs.append(self.stage_output(i, x))
-            if i == self.out_indices[-1]:
-                break
-        return tuple(outs)
+    def forward_stage(self, index: int, x: torch.Tensor) -> torch.Tensor:
+        if index == 0:
+            x = self.stem(x)
+        stage = self.stages[index]
+        return self.run_blocks(stage.blocks, stage.downsample(x))
 
 
 # ------------------------------------------------------------ other libraries' checkpoints
@@ -368,7 +371,7 @@ def convert_inceptionnext_timm(state_dict: Dict[str, torch.Tensor],
       ``LinearClsHead`` ``head.fc.*`` -> official ``head.fc2.*``, ``data_preprocessor.*`` dropped.
 
     Args:
-        state_dict: an unwrapped state dict (see :func:`unwrap_state_dict`).
+        state_dict: an unwrapped state dict (see :func:`mmmoga.utils.extract_state_dict`).
         drop_head: drop every ``head.*`` key (backbone-only output).
 
     Raises:

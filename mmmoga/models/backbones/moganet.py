@@ -425,6 +425,7 @@ class MogaNet(BaseBackbone):
 
     def __init__(self,
                  arch: Union[str, dict] = 'tiny',
+                 *,
                  in_channels: int = 3,
                  out_indices: Union[int, Sequence[int]] = (0, 1, 2, 3),
                  frozen_stages: int = -1,
@@ -437,9 +438,16 @@ class MogaNet(BaseBackbone):
                  init_cfg: Union[dict, List[dict], None] = None,
                  attn_force_fp32: bool = False,
                  reference_ops: Optional[bool] = None,
-                 channels_last: Optional[bool] = None):
-        super().__init__(out_indices, frozen_stages, norm_eval, init_cfg, channels_last,
-                         reference_ops)
+                 channels_last: Optional[bool] = None,
+                 **kwargs):
+        super().__init__(
+            out_indices=out_indices,
+            frozen_stages=frozen_stages,
+            norm_eval=norm_eval,
+            init_cfg=init_cfg,
+            channels_last=channels_last,
+            reference_ops=reference_ops,
+            **kwargs)
         self.arch_settings = self.parse_arch(arch)
         self.embed_dims = self.arch_settings['embed_dims']
         depths = self.arch_settings['depths']
@@ -506,13 +514,9 @@ class MogaNet(BaseBackbone):
             return {1: 0, 2: 3, 3: 4}[stage]
         return {1: 2, 2: 3}.get(stage) or min(3 + int(parts[1]) // 2, 11)
 
-    def forward(self, x: torch.Tensor) -> tuple:
-        outs = []
-        for i in range(self.num_stages):
-            patch_embed, blocks, norm = self.stage_modules(i)
-            x = norm(self.run_blocks(blocks, patch_embed(x)))
-            if i in self.out_indices:
-                outs.append(x)
-            if i == self.out_indices[-1]:
-                break
-        return tuple(outs)
+    def forward_stage(self, index: int, x: torch.Tensor) -> torch.Tensor:
+        patch_embed, blocks, norm = self.stage_modules(index)
+        return norm(self.run_blocks(blocks, patch_embed(x)))
+
+    def stage_output(self, index: int, x: torch.Tensor) -> torch.Tensor:
+        return x  # the stage's own norm (``norm{index + 1}``) ends the stage

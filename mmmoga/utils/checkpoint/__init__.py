@@ -64,7 +64,7 @@ Hashes
 A download is checked against a sha256 when one is known: passed in (``sha256=`` of
 :func:`load_checkpoint_file`, ``init_cfg=dict(type='Pretrained', checkpoint=..., sha256=...)``,
 ``create_backbone(..., sha256=...)``) or given for that URL by its release in a metafile
-(``SHA256``, and ``Size`` in bytes; :func:`mmmoga.model_zoo.find_release`). A download that
+(``SHA256``, and ``Size`` in bytes; :func:`mmmoga.metafiles.find_release`). A download that
 differs is refused with :class:`ChecksumError` and nothing is left in the cache; a cached copy that
 differs is removed and downloaded again. A local file with a given sha256 is checked too (and kept).
 

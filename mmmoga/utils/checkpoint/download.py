@@ -1,7 +1,7 @@
 """Downloads of the official releases: cache names by URL form, atomic writes, sha256 and size
 checks, and the files that must be fetched by hand. What a URL does not say itself (the file name
 behind a share link, a hash, a size, an extraction code) is the metafiles' ``Releases`` data
-(:func:`mmmoga.model_zoo.find_release`)."""
+(:func:`mmmoga.metafiles.find_release`)."""
 import hashlib
 import os
 import os.path as osp
@@ -16,7 +16,7 @@ import torch.distributed as torch_dist
 from mmengine.dist import get_dist_info
 from mmengine.logging import MMLogger
 
-from mmmoga import model_zoo
+from mmmoga import metafiles
 from .errors import CheckpointError, CheckpointNotFoundError, ChecksumError
 
 _HF_FILE = re.compile(r'^/([^/]+)/([^/]+)/(?:resolve|blob)/([^/]+)/(.+)$')
@@ -28,9 +28,9 @@ def _safe_name(name: str) -> str:
 
 
 def release(url: Optional[str] = None, file: Optional[str] = None) -> dict:
-    """The metafiles' release record of ``url`` or ``file`` (:func:`mmmoga.model_zoo
+    """The metafiles' release record of ``url`` or ``file`` (:func:`mmmoga.metafiles
     .find_release`); ``{}`` where none is listed or no metafiles are found."""
-    return model_zoo.find_release(url, file=file) or {}
+    return metafiles.find_release(url, file=file) or {}
 
 
 def cache_file_name(url: str) -> str:
@@ -50,7 +50,7 @@ def cache_file_name(url: str) -> str:
         return named
     parsed = urlparse(url)
     path = parsed.path
-    share = model_zoo.SEAFILE_SHARE.match(path)
+    share = metafiles.SEAFILE_SHARE.match(path)
     if share:
         host = 'tsinghua' if parsed.netloc.endswith('tsinghua.edu.cn') else 'seafile'
         return f'{host}_{share.group(1)}.pth'
@@ -71,7 +71,7 @@ def _download_url(url: str) -> str:
     """The URL to fetch: Seafile share links need ``dl=1``; Hugging Face ``blob`` pages are the
     HTML view of the file, ``resolve`` is the file."""
     parsed = urlparse(url)
-    if model_zoo.SEAFILE_SHARE.match(parsed.path) and 'dl=1' not in parsed.query:
+    if metafiles.SEAFILE_SHARE.match(parsed.path) and 'dl=1' not in parsed.query:
         return parsed._replace(query='dl=1').geturl()
     hf_file = _HF_FILE.match(parsed.path)
     if hf_file and '/blob/' in parsed.path:

@@ -17,7 +17,7 @@ from safetensors.torch import load_file as load_safetensors_file
 
 from .download import resolve_checkpoint
 from .errors import OPT_IN_HELP, CorruptCheckpointError, UntrustedCheckpointError
-from .trust import _TRUSTED, _scoped_allow_list, _trust_key
+from .trust import is_trusted, scoped_allow_list
 
 # ------------------------------------------------------------------------------------------------
 # loading
@@ -65,7 +65,7 @@ def _pickled_globals(path: str) -> List[str]:
 
 def _refused_globals(path: str) -> List[str]:
     from torch import _weights_only_unpickler as wou
-    with _scoped_allow_list():
+    with scoped_allow_list():
         allowed = set(wou._get_allowed_globals()) | set(wou._get_user_allowed_globals())
     return [name for name in _pickled_globals(path) if name not in allowed]
 
@@ -181,7 +181,7 @@ def load_checkpoint_file(filename: str,
     if path.endswith('.safetensors') or filename.endswith('.safetensors') or (
             osp.getsize(path) > 0 and is_safetensors_file(path)):
         return _load_safetensors(filename, path, map_location)
-    if unsafe_unpickle or _trust_key(filename) in _TRUSTED or _trust_key(path) in _TRUSTED:
+    if unsafe_unpickle or is_trusted(filename, path):
         logger.warning(f'Loading {filename} with a full unpickle (weights_only=False) as opted '
                        f'in (unsafe_unpickle); this runs any code the file contains.')
         return torch.load(path, map_location=map_location, weights_only=False)
@@ -189,7 +189,7 @@ def load_checkpoint_file(filename: str,
         raise CorruptCheckpointError(f'Checkpoint {filename} is an empty file (0 bytes). Copy or '
                                      f'download it again.')
     try:
-        with _scoped_allow_list():
+        with scoped_allow_list():
             return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         text = str(err)
@@ -252,7 +252,7 @@ def register_mmengine_loaders() -> bool:
 def _scoped(loader: Callable) -> Callable:
 
     def scoped_loader(filename, map_location=None):
-        with _scoped_allow_list():
+        with scoped_allow_list():
             return loader(filename, map_location)
 
     scoped_loader.__name__ = loader.__name__  # mmengine logs the name

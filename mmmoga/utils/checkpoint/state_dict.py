@@ -21,7 +21,7 @@ def extract_state_dict(checkpoint: dict,
         checkpoint: what ``torch.load`` returned.
         prefix: keep only keys starting with this prefix and strip it (e.g. ``'backbone.'`` for a
             full detector or mmpretrain checkpoint). ``None`` strips ``backbone.`` automatically
-            when the checkpoint has such keys.
+            when the checkpoint has such keys; ``''`` keeps every key as it is.
         use_ema: take ``state_dict_ema`` when the file has one (timm/MogaNet releases carry both;
             the official downstream runs used the plain ``state_dict``).
     """

@@ -63,7 +63,9 @@ def checkpoint_safe_globals() -> List[Union[Callable, tuple]]:
 
 
 @contextmanager
-def _scoped_allow_list():
+def scoped_allow_list():
+    """The allow-list of :func:`checkpoint_safe_globals` for ``weights_only`` loads inside the
+    ``with`` block only (never process-wide)."""
     with torch.serialization.safe_globals(checkpoint_safe_globals()):
         yield
 
@@ -80,6 +82,12 @@ def _trust_key(filename: str) -> str:
     if filename.startswith('file://'):
         filename = urllib.request.url2pathname(urlparse(filename).path)
     return osp.realpath(osp.expanduser(filename))
+
+
+def is_trusted(*names: str) -> bool:
+    """Whether :func:`trust_checkpoint` was called for any of ``names`` (a path or URL, in any
+    spelling of the same file)."""
+    return any(_trust_key(name) in _TRUSTED for name in names)
 
 
 def trust_checkpoint(filename: str) -> None:

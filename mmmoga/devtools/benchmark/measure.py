@@ -1,7 +1,7 @@
 """Measurements of the benchmark: throughput and peak memory of one setting (optionally in a fresh
 interpreter), parameters and FLOPs, and the identical-output check of ours against a peer.
 
-What is measured, and how: see :mod:`mmmoga.benchmark`.
+What is measured, and how: see :mod:`mmmoga.devtools.benchmark`.
 """
 import contextlib
 import functools
@@ -17,12 +17,13 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
 
-from .models import REPO_ROOT, build_benchmark_model, weight_transfer
+from .. import PACKAGE_PARENT
+from .models import build_benchmark_model, weight_transfer
 
 RESULT_TAG = 'BENCH_RESULT '
 #: what a fresh interpreter runs for an isolated measurement (``argv[1]``: the spec as JSON,
 #: ``argv[2]``: the measuring function as ``module:name``)
-WORKER_CODE = ('import sys; from mmmoga.benchmark.measure import worker_main; '
+WORKER_CODE = ('import sys; from mmmoga.devtools.benchmark.measure import worker_main; '
                'worker_main(*sys.argv[1:])')
 
 
@@ -322,12 +323,12 @@ def run_measurement(spec: dict,
         json.dumps(spec), f'{function.__module__}:{function.__name__}'
     ]
     env = dict(os.environ)
-    env['PYTHONPATH'] = REPO_ROOT + os.pathsep + env.get('PYTHONPATH', '')
+    env['PYTHONPATH'] = PACKAGE_PARENT + os.pathsep + env.get('PYTHONPATH', '')
     if spec.get('threads'):
         env['OMP_NUM_THREADS'] = str(spec['threads'])
     try:
         proc = subprocess.run(
-            command, capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO_ROOT)
+            command, capture_output=True, text=True, timeout=timeout, env=env, cwd=PACKAGE_PARENT)
     except subprocess.TimeoutExpired:
         return dict(error=f'timed out after {timeout} s')
     for line in reversed(proc.stdout.splitlines()):
@@ -337,7 +338,8 @@ def run_measurement(spec: dict,
     return dict(error=f'worker exited with {proc.returncode}: {tail}'[:300])
 
 
-def worker_main(spec_json: str, function: str = 'mmmoga.benchmark.measure:measure') -> None:
+def worker_main(spec_json: str,
+                function: str = 'mmmoga.devtools.benchmark.measure:measure') -> None:
     """Run the measuring ``function`` (``module:name``) on the spec and print its result after
     :data:`RESULT_TAG` (the body of :data:`WORKER_CODE`)."""
     import importlib

@@ -3,14 +3,10 @@
 ``BENCHMARK_MODELS[name].build(with_cp)`` builds a model; entries that share a weight layout get
 the same weights (:func:`weight_transfer`) for the identical-output check.
 """
-import os.path as osp
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Type
 
 from torch import nn
-
-#: the directory holding the ``mmmoga`` package (the repository root in a source checkout)
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 @dataclass

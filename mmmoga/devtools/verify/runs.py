@@ -3,11 +3,12 @@
 Shared by ``tools/misc/verify_resume.py`` (a kill between checkpoints) and
 ``tools/misc/verify_faults.py`` (kills at many moments, also inside checkpoint writes):
 
-* :class:`Run` starts ``tools/train.py`` (1 process) or ``tools/dist_train.sh`` (torchrun, gloo on
-  machines without a GPU) with a marker in the environment of every process it starts, finds them
-  all through ``/proc`` (torchrun starts its workers in their own sessions, so a process group
-  does not reach them) and SIGKILLs them until none is left. Children get the folder that holds
-  this ``mmmoga`` package first on ``PYTHONPATH``, so they run this checkout's code.
+* :class:`Run` starts ``train.py`` (1 process) or ``dist_train.sh`` (torchrun, gloo on
+  machines without a GPU) of the ``tools`` folder its command line names, with a marker in the
+  environment of every process it starts, finds them all through ``/proc`` (torchrun starts its
+  workers in their own sessions, so a process group does not reach them) and SIGKILLs them until
+  none is left. Children get the folder that holds this ``mmmoga`` package first on
+  ``PYTHONPATH``, so they run this checkout's code.
 * :func:`schedule`, :func:`validations`, :func:`final_weights` and :func:`compare_runs` read a
   config's checkpoint schedule, the validations a run logged, and its last checkpoint.
 * :func:`verifier_parser`, :func:`parse_verifier_args`, :func:`load_config` and
@@ -29,10 +30,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from mmengine.config import Config, DictAction
 
+from .. import PACKAGE_PARENT
+
 __all__ = [
-    'MARKER', 'Run', 'ScheduleError', 'package_parent', 'repo_root', 'parse_cfg_options',
-    'schedule', 'validations', 'final_weights', 'compare_runs', 'verifier_parser',
-    'parse_verifier_args', 'load_config', 'fresh_dirs'
+    'MARKER', 'Run', 'ScheduleError', 'parse_cfg_options', 'schedule', 'validations',
+    'final_weights', 'compare_runs', 'verifier_parser', 'parse_verifier_args', 'load_config',
+    'fresh_dirs'
 ]
 
 #: environment variable carried by every process of a :class:`Run` (value: the run's token)
@@ -42,21 +45,6 @@ NOT_METRICS = {'step', 'epoch', 'iter', 'time', 'data_time', 'memory', 'lr', 'ba
 
 class ScheduleError(ValueError):
     """The config's schedule cannot serve the check; the message says what to change."""
-
-
-def package_parent() -> str:
-    """The folder holding this ``mmmoga`` package (the checkout's root for a source checkout)."""
-    return osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def repo_root() -> str:
-    """Where ``tools/train.py`` is: the checkout, or ``mmmoga/.mim`` of an installed package."""
-    for root in (package_parent(), osp.join(package_parent(), 'mmmoga', '.mim')):
-        if osp.isfile(osp.join(root, 'tools', 'train.py')):
-            return root
-    raise FileNotFoundError(
-        f'tools/train.py not found beside the mmmoga package ({package_parent()}) nor in '
-        f'mmmoga/.mim: run from a checkout of mmmoga, or reinstall the package.')
 
 
 def parse_cfg_options(options: Sequence[str]) -> dict:
@@ -151,6 +139,9 @@ class Run:
 
     Args:
         config: the config file.
+        tools_dir: the ``tools`` folder of the command lines run (``train.py``,
+            ``dist_train.sh``): the verifier's own command line passes its own; the folder above
+            it is the working directory (the configs' relative data paths start there).
         nproc: 1 runs ``tools/train.py``; more run ``tools/dist_train.sh CONFIG nproc``.
         work_dir: the run's work dir; ``launcher.log`` there collects the output of all launches.
         port: torchrun's master port (``PORT`` of dist_train.sh); use a fresh one per launch.
@@ -161,6 +152,7 @@ class Run:
 
     def __init__(self,
                  config: str,
+                 tools_dir: str,
                  nproc: int,
                  work_dir: str,
                  port: int,
@@ -168,13 +160,13 @@ class Run:
                  extra: Sequence[str] = (),
                  env: Optional[Dict[str, str]] = None):
         self.token = uuid.uuid4().hex
-        root = repo_root()
+        tools_dir = osp.abspath(tools_dir)
         if nproc == 1:
-            command = [sys.executable, osp.join(root, 'tools', 'train.py'), osp.abspath(config)]
+            command = [sys.executable, osp.join(tools_dir, 'train.py'), osp.abspath(config)]
         else:
             command = [
                 'bash',
-                osp.join(root, 'tools', 'dist_train.sh'),
+                osp.join(tools_dir, 'dist_train.sh'),
                 osp.abspath(config),
                 str(nproc)
             ]
@@ -185,7 +177,7 @@ class Run:
         run_env = dict(os.environ, PORT=str(port), **(env or {}))
         run_env[MARKER] = self.token
         run_env['PYTHONPATH'] = os.pathsep.join(
-            filter(None, [package_parent(), run_env.get('PYTHONPATH')]))
+            filter(None, [PACKAGE_PARENT, run_env.get('PYTHONPATH')]))
         self.log_dirs = set(glob.glob(osp.join(self.work_dir, '2*')))
         self.log = osp.join(self.work_dir, 'launcher.log')
         os.makedirs(self.work_dir, exist_ok=True)
@@ -194,7 +186,7 @@ class Run:
             log.flush()
             self.process = subprocess.Popen(
                 command,
-                cwd=root,  # relative data paths of the configs start at the repository root
+                cwd=osp.dirname(tools_dir),  # where the configs' relative data paths start
                 env=run_env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

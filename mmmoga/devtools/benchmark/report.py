@@ -9,7 +9,8 @@ import torch
 MODES = ('infer', 'train')
 
 
-def _fmt(value, digits: int = 1, suffix: str = '') -> str:
+def format_number(value, digits: int = 1, suffix: str = '') -> str:
+    """``value`` with ``digits`` decimals and ``suffix``; '-' for None or NaN."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return '-'
     return f'{value:.{digits}f}{suffix}'
@@ -17,7 +18,7 @@ def _fmt(value, digits: int = 1, suffix: str = '') -> str:
 
 def _rate(result: Optional[dict]) -> str:
     result = result or {}
-    return 'err' if 'error' in result else _fmt(result.get('images_per_s'))
+    return 'err' if 'error' in result else format_number(result.get('images_per_s'))
 
 
 def _speedup(result: Optional[dict], base: Optional[dict]) -> Optional[float]:
@@ -28,7 +29,7 @@ def _speedup(result: Optional[dict], base: Optional[dict]) -> Optional[float]:
 
 def _ms(result: Optional[dict]) -> str:
     result = result or {}
-    return 'err' if 'error' in result else _fmt(result.get('ms_median'))
+    return 'err' if 'error' in result else format_number(result.get('ms_median'))
 
 
 def table_rows(rows: List[dict],
@@ -77,30 +78,33 @@ def table_rows(rows: List[dict],
         for label in dense_sizes:
             extra += [
                 _ms((row.get('dense') or {}).get(label)),
-                _fmt((ratio.get('dense') or {}).get(label), 2, 'x')
+                format_number((ratio.get('dense') or {}).get(label), 2, 'x')
             ]
         if baseline:
             versus = row.get('baseline_ratio') or {}
-            extra += [_fmt(versus.get('train'), 2, 'x')]
-            extra += [_fmt((versus.get('dense') or {}).get(label), 2, 'x') for label in dense_sizes]
+            extra += [format_number(versus.get('train'), 2, 'x')]
+            extra += [
+                format_number((versus.get('dense') or {}).get(label), 2, 'x')
+                for label in dense_sizes
+            ]
         if fused:
             extra += [
                 _rate(row.get('infer_fused')),
-                _fmt(_speedup(row.get('infer_fused'), infer), 2, 'x')
+                format_number(_speedup(row.get('infer_fused'), infer), 2, 'x')
             ]
         if kernels_off:
             off = [row.get('infer_kernels_off'), row.get('train_kernels_off')]
             extra += [_rate(r) if r else '-' for r in off]
-            extra += [_fmt(_speedup(on, r), 2, 'x') for on, r in zip((infer, train), off)]
+            extra += [format_number(_speedup(on, r), 2, 'x') for on, r in zip((infer, train), off)]
         if compiled:
             times = [(row.get(k) or {}).get('compile_s')
                      for k in ('infer_compiled', 'train_compiled')]
             extra += [
                 _rate(row.get('infer_compiled')),
                 _rate(row.get('train_compiled')),
-                _fmt(_speedup(row.get('infer_compiled'), infer), 2, 'x'),
-                _fmt(_speedup(row.get('train_compiled'), train), 2, 'x'),
-                '/'.join(_fmt(t) for t in times)
+                format_number(_speedup(row.get('infer_compiled'), infer), 2, 'x'),
+                format_number(_speedup(row.get('train_compiled'), train), 2, 'x'),
+                '/'.join(format_number(t) for t in times)
             ]
         if gemm:
             macs = flops.get(size)
@@ -108,7 +112,8 @@ def table_rows(rows: List[dict],
                 None if macs is None or not r.get('images_per_s') else factor * macs *
                 r['images_per_s'] / 1e9 for factor, r in ((1, infer), (3, train))
             ]
-            extra += [_fmt(r) for r in rates] + [_fmt(r and r / gemm, 2) for r in rates]
+            extra += [format_number(r)
+                      for r in rates] + [format_number(r and r / gemm, 2) for r in rates]
         body.append([
             row['model'],
             row['dtype'],
@@ -119,16 +124,19 @@ def table_rows(rows: List[dict],
                 True: 'on',
                 False: 'off'
             }[row.get('gpu_kernels')]] if with_kernels else []),
-            _fmt(row['params'] / 1e6 if row.get('params') is not None else None, 2),
-            *[_fmt(flops[s] / 1e9 if flops.get(s) is not None else None, 2) for s in sizes],
-            'err' if 'error' in infer else _fmt(infer.get('images_per_s')),
-            'err' if 'error' in infer else _fmt(infer.get('peak_mb')),
-            'err' if 'error' in train else _fmt(train.get('images_per_s')),
-            'err' if 'error' in train else _fmt(train.get('peak_mb')),
+            format_number(row['params'] / 1e6 if row.get('params') is not None else None, 2),
+            *[
+                format_number(flops[s] / 1e9 if flops.get(s) is not None else None, 2)
+                for s in sizes
+            ],
+            'err' if 'error' in infer else format_number(infer.get('images_per_s')),
+            'err' if 'error' in infer else format_number(infer.get('peak_mb')),
+            'err' if 'error' in train else format_number(train.get('images_per_s')),
+            'err' if 'error' in train else format_number(train.get('peak_mb')),
             row.get('peer') or '-',
-            _fmt(ratio.get('infer'), 2, 'x'),
-            _fmt(ratio.get('train'), 2, 'x'),
-            _fmt(ratio.get('train_mem'), 2, 'x'),
+            format_number(ratio.get('infer'), 2, 'x'),
+            format_number(ratio.get('train'), 2, 'x'),
+            format_number(ratio.get('train_mem'), 2, 'x'),
             *extra,
         ])
     return header, body

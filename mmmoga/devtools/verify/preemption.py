@@ -195,6 +195,7 @@ def _send(run: Run, target: str, nproc: int, rng: random.Random) -> None:
 
 
 def inject_preemptions(config: str,
+                       tools_dir: str,
                        nproc: int,
                        preemptions: int,
                        work_dir: str,
@@ -203,7 +204,8 @@ def inject_preemptions(config: str,
                        plain: bool = False,
                        slow_save: float = 1.0,
                        seed: int = 0) -> PreemptionReport:
-    """Run the reference and the preempted runs; prints progress, returns the report."""
+    """Run the reference and the preempted runs (the command lines of ``tools_dir``, see
+    :class:`~.runs.Run`); prints progress, returns the report."""
     options = ['default_hooks.logger.interval=1', *cfg_options]
     extra: List[str] = []
     cfg, options = load_config(config, options)
@@ -222,7 +224,7 @@ def inject_preemptions(config: str,
         flush=True)
     reference_dir, run_dir = osp.join(work_dir, 'uninterrupted'), osp.join(work_dir, 'preempted')
     fresh_dirs(reference_dir, run_dir)
-    reference = Run(config, nproc, reference_dir, port, options, extra)
+    reference = Run(config, tools_dir, nproc, reference_dir, port, options, extra)
     reference_log = reference.wait('uninterrupted run')
     reference_records = _records(reference_log)
     seconds = _iteration_seconds(reference_log)
@@ -239,7 +241,7 @@ def inject_preemptions(config: str,
         nonlocal launches
         launches += 1
         resume = ['--resume'] if _pointer(run_dir) else []
-        return Run(config, nproc, run_dir, port + launches, options, extra + resume, env)
+        return Run(config, tools_dir, nproc, run_dir, port + launches, options, extra + resume, env)
 
     pending: List[Preemption] = []  # preemptions whose resume is not judged yet
     while len(report.preemptions) < preemptions:

@@ -221,6 +221,7 @@ def _assess(kill: Kill, files: _Files, target: int, previous: Optional[str],
 
 
 def inject_faults(config: str,
+                  tools_dir: str,
                   nproc: int,
                   kills: int,
                   work_dir: str,
@@ -229,7 +230,8 @@ def inject_faults(config: str,
                   plain_hook: bool = False,
                   slow_save: float = 1.0,
                   seed: int = 0) -> FaultReport:
-    """Run the reference and the fault-injected runs; prints progress, returns the report.
+    """Run the reference and the fault-injected runs (the command lines of ``tools_dir``, see
+    :class:`~.runs.Run`); prints progress, returns the report.
 
     Raises:
         ScheduleError: the schedule has too few checkpoints for ``kills`` kills.
@@ -258,7 +260,7 @@ def inject_faults(config: str,
     reference_dir, fault_dir = osp.join(work_dir, 'uninterrupted'), osp.join(work_dir, 'faults')
     fresh_dirs(reference_dir, fault_dir)
 
-    reference = Run(config, nproc, reference_dir, port, options)
+    reference = Run(config, tools_dir, nproc, reference_dir, port, options)
     files = _Files(reference.work_dir, template)
     save_start = None
     while reference.process.poll() is None:
@@ -284,7 +286,7 @@ def inject_faults(config: str,
         nonlocal launches
         launches += 1
         extra = ['--resume'] if files.pointer() else []
-        return Run(config, nproc, fault_dir, port + launches, options, extra, env)
+        return Run(config, tools_dir, nproc, fault_dir, port + launches, options, extra, env)
 
     while len(report.kills) < kills:
         number = len(report.kills) + 1

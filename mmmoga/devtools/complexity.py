@@ -5,7 +5,7 @@ FLOPs are multiply-accumulates (the papers' convention: 1 MAC = 1 FLOP), counted
 slightly, and FFTs (HorNet's global filter) are not counted. Detectors run their test-time forward
 on one blank image (RPN proposals, RoI heads, masks), segmentors the whole-image decode, pose models
 and classifiers their tensor forward. ``tools/analysis/get_flops.py`` and the model zoo
-(``mmmoga.model_zoo``) both count with :func:`count_complexity`.
+(``mmmoga.devtools.model_zoo``) both count with :func:`count_complexity`.
 """
 import importlib
 import inspect

@@ -17,10 +17,10 @@ What is measured:
   ``model(**data, mode='loss')``, ``model.parse_losses``, backward, a plain SGD step (lr 1e-6, no
   momentum, so no optimizer state) and ``zero_grad(set_to_none=True)``;
 * seconds per step: the mean over ``iters`` timed steps after ``warmup`` untimed ones; peak
-  memory: :class:`~mmmoga.benchmark.measure.PeakMemory` over the timed steps, as in
-  :func:`~mmmoga.benchmark.measure.measure` (see :mod:`mmmoga.benchmark`: on CPU the growth of the
-  peak RSS, so each setting runs in a fresh interpreter by default); on CUDA, cuDNN benchmark
-  mode as the config's ``env_cfg`` sets it.
+  memory: :class:`~mmmoga.devtools.benchmark.measure.PeakMemory` over the timed steps, as in
+  :func:`~mmmoga.devtools.benchmark.measure.measure` (see :mod:`mmmoga.devtools.benchmark`: on
+  CPU the growth of the peak RSS, so each setting runs in a fresh interpreter by default); on
+  CUDA, cuDNN benchmark mode as the config's ``env_cfg`` sets it.
 
 * ``dtype`` bf16 or fp16: autocast around the forward, and for fp16 a ``torch.amp.GradScaler``
   at mmengine's initial loss scale 2**16, as ``AmpOptimWrapper`` trains;
@@ -49,7 +49,7 @@ from mmengine.registry import DefaultScope
 
 from .measure import (AUTOCAST_DTYPES, FP16_INIT_SCALE, restores_thread_count, run_measurement,
                       time_steps, training_step)
-from .report import _fmt, describe_environment, format_markdown, format_plain
+from .report import describe_environment, format_markdown, format_number, format_plain
 
 SCOPES = ('mmdet', 'mmseg')
 BOXES_PER_IMAGE = 3
@@ -194,7 +194,7 @@ def measure_task(spec: dict) -> dict:
     (the preprocessed batch), ``params``, ``backbone`` (its type, ``with_cp`` and
     ``reference_ops`` as built) and the losses of the last step (``losses``: their names and
     values; ``loss``: the total)."""
-    from mmmoga.utils.complexity import build_model
+    from mmmoga.devtools.complexity import build_model
     if spec.get('threads'):
         torch.set_num_threads(spec['threads'])
     device = torch.device(spec.get('device', 'cpu'))
@@ -414,11 +414,14 @@ def task_table(report: dict, markdown: bool = False) -> str:
             cells += [settings['dtype'], f'{settings["part"]} {row.get("mode", "train")}']
         cells += [
             'x'.join(str(n) for n in shape) if shape else '-',
-            'err' if 'error' in result else _fmt(result.get('s_per_step'), 3),
-            _fmt(result.get('peak_mb'), 1)
+            'err' if 'error' in result else format_number(result.get('s_per_step'), 3),
+            format_number(result.get('peak_mb'), 1)
         ]
         if compare:
-            cells += [_fmt(ratio.get('time'), 2, 'x'), _fmt(ratio.get('memory'), 2, 'x')]
+            cells += [
+                format_number(ratio.get('time'), 2, 'x'),
+                format_number(ratio.get('memory'), 2, 'x')
+            ]
         body.append(cells)
     return (format_markdown if markdown else format_plain)(header, body, LEFT_COLUMNS)
 

@@ -41,9 +41,9 @@ from mmmoga.models import create_backbone
 from mmmoga.models.factory import BACKBONES
 from mmmoga.models.layers import gpu_kernels, gpu_ops
 from mmmoga.registry import MODELS as REGISTRY
+from .. import PACKAGE_PARENT
 from .kernel_check import KERNEL_CASES, check_kernel_case, kernel_cases
 from .measure import time_steps, training_step
-from .models import REPO_ROOT
 
 #: the models measured, as :func:`mmmoga.create_backbone` names them -> their label
 MODELS = {
@@ -384,7 +384,7 @@ def worker(rows_json: str, mode: str, device: str) -> None:
         print(RESULT_TAG + json.dumps(dict(done=index, result=result)), flush=True)
 
 
-WORKER_CODE = ('import sys; from mmmoga.benchmark.gpu_check import worker; '
+WORKER_CODE = ('import sys; from mmmoga.devtools.benchmark.gpu_check import worker; '
                'worker(*sys.argv[1:])')
 
 
@@ -447,7 +447,7 @@ def run_job(job_rows: List[dict], mode: str, device: str, deadline: float, out: 
             stderr=subprocess.PIPE,
             text=True,
             env=worker_env,
-            cwd=REPO_ROOT)
+            cwd=PACKAGE_PARENT)
         current, done = None, set()
         row_limit = max(60.0, 4 * max(estimate_s(r, mode) for r in pending) + 60)
         row_started = time.time()
@@ -538,7 +538,7 @@ def run_gpu_check(device: str = 'cuda',
         _log(f'[gpu_check] the estimate exceeds the budget of {budget_s:.0f} s: the rows that no '
              f'longer fit are skipped and listed')
     env = dict(os.environ, PYTHONUNBUFFERED='1')
-    env['PYTHONPATH'] = REPO_ROOT + os.pathsep + env.get('PYTHONPATH', '')
+    env['PYTHONPATH'] = PACKAGE_PARENT + os.pathsep + env.get('PYTHONPATH', '')
     results = ResultsFile(out)
     results.write(
         dict(
@@ -579,7 +579,7 @@ def _git_commit() -> str:
         return subprocess.run(['git', 'rev-parse', '--short', 'HEAD'],
                               capture_output=True,
                               text=True,
-                              cwd=REPO_ROOT,
+                              cwd=PACKAGE_PARENT,
                               timeout=10).stdout.strip() or 'unknown'
     except (OSError, subprocess.SubprocessError):
         return 'unknown'
