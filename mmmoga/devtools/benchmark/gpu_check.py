@@ -114,6 +114,7 @@ SMOKE_ARCHS = {
 }
 #: one NVIDIA H200, torch 2.11, bf16 autocast, channels-last tensors: training images/s at 224 and
 #: the dense step in ms (official op sequence / mmmoga), the figures the estimate starts from
+#: (measured without this check, commit not recorded: docs/gpu.md, "Defaults on CUDA")
 H200_BF16 = {
     'convnext_tiny': (2632, 28),
     'moganet_s': (810, 126),
