@@ -8,14 +8,14 @@ HorNet HTC++ / DINO reconstructions) are checked against the count measured with
 """
 import copy
 import functools
-import glob
 import os.path as osp
 
 import pytest
 import torch
-import yaml
 from mmengine.config import Config
 from small_models import build_on_meta
+
+from mmmoga import metafiles
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -84,12 +84,7 @@ def count_params(stem):
 
 @functools.lru_cache(maxsize=None)
 def metafile_entries():
-    entries = {}
-    for path in glob.glob(osp.join(ROOT, 'metafiles', '*.yml')):
-        with open(path) as f:
-            for model in yaml.safe_load(f).get('Models') or []:
-                entries[model['Name']] = model
-    return entries
+    return {entry['Name']: entry for entry in metafiles.load_entries(ROOT)}
 
 
 def paper_case(stem):
