@@ -48,7 +48,7 @@ def default_root() -> str:
 
 
 # ------------------------------------------------------------------------------------- loading
-def read_yaml(path: str):
+def _read_yaml(path: str):
     try:
         with open(path, encoding='utf-8') as f:
             return yaml.safe_load(f)
@@ -67,7 +67,7 @@ def metafile_paths(root: str) -> List[str]:
     index_path = osp.join(root, 'model-index.yml')
     if not osp.isfile(index_path):
         raise MetafileError(f'{index_path} not found')
-    index = read_yaml(index_path) or {}
+    index = _read_yaml(index_path) or {}
     imports = index.get('Import')
     if not isinstance(imports, list) or not imports:
         raise MetafileError(f'{index_path}: needs an `Import:` list of metafiles')
@@ -75,7 +75,7 @@ def metafile_paths(root: str) -> List[str]:
 
 
 def load_metafile(path: str) -> dict:
-    data = read_yaml(path)
+    data = _read_yaml(path)
     if not isinstance(data, dict) or 'Collections' not in data or 'Models' not in data:
         raise MetafileError(f'{path}: a metafile needs `Collections:` and `Models:` at top level')
     data['Models'] = data['Models'] or []
