@@ -91,6 +91,34 @@ def check_layer_scale_init_value(build):
     assert scales and all(torch.equal(p, torch.full_like(p, 0.25)) for p in scales)
 
 
+def check_drop_path_rises_linearly(build):
+    """Stochastic depth rises linearly over the blocks from 0 (the first block has none) to
+    ``drop_path_rate`` (the last block)."""
+    model = build(drop_path_rate=0.5)
+    rates = [
+        getattr(m, 'drop_prob', 0.) for n, m in model.named_modules()
+        if n.rsplit('.', 1)[-1] == 'drop_path'
+    ]
+    assert len(rates) >= model.num_stages
+    assert rates == pytest.approx(torch.linspace(0, 0.5, len(rates)).tolist())
+    assert isinstance(
+        next(m for n, m in model.named_modules() if n.endswith('drop_path')), nn.Identity)
+
+
+def check_arch_aliases(backbone):
+    """Every name of an arch (``arch_zoo`` keys that share a dict, ``'t'`` and ``'tiny'``) builds
+    the same arch, in any case; an unknown name is refused with the valid names."""
+    groups = {}
+    for name, arch in backbone.arch_zoo.items():
+        groups.setdefault(id(arch), []).append(name)
+    assert all(len(names) >= 2 for names in groups.values()), groups  # a short and a long name
+    for names in groups.values():
+        parsed = [backbone.parse_arch(n) for n in names] + [backbone.parse_arch(names[0].upper())]
+        assert all(p == parsed[0] for p in parsed), names
+    with pytest.raises(ValueError, match='Valid names'):
+        backbone.parse_arch('no-such-arch')
+
+
 def check_with_cp_same_outputs_gradients_and_statistics(build):
     torch.manual_seed(0)
     plain = build(drop_path_rate=0.2, frozen_stages=0)
@@ -367,6 +395,8 @@ def check_contract(backbone, kwargs, has_batch_norms=True):
     check_frozen_stages_beyond_the_last_stage_are_refused(build)
     check_norm_eval_freezes_only_the_batch_norms(build, has_batch_norms)
     check_layer_scale_init_value(build)
+    check_drop_path_rises_linearly(build)
+    check_arch_aliases(backbone)
     check_with_cp_same_outputs_gradients_and_statistics(build)
     check_with_cp_recomputes_under_the_forwards_switches(build)
     check_bf16_autocast_stays_close_to_fp32(build)

@@ -1,7 +1,10 @@
 """Numeric helpers of the backbone tests: RNG-free weights and inputs for the numeric fixtures
 (values depend only on key names and sizes, so the fixtures do not change with torch's random
-generator), scales and BN statistics pushed far from their init, the relative error, and a release
-loaded through ``init_cfg`` with its outputs compared bit for bit."""
+generator), scales and BN statistics pushed far from their init, the relative error, a release
+loaded through ``init_cfg`` with its outputs compared bit for bit, and the official classifiers'
+parameter counts as the metafiles record them."""
+import functools
+
 import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
@@ -50,6 +53,19 @@ def stats(x):
 
 def n_params(module):
     return sum(p.numel() for p in module.parameters())
+
+
+@functools.lru_cache(maxsize=None)
+def _metafile_parameters():
+    from mmmoga import metafiles
+    return {e['Name']: e['Metadata']['Parameters'] for e in metafiles.load_entries()}
+
+
+def classifier_params(name: str) -> int:
+    """The official ImageNet classifier's parameter count of ``name`` (``moganet_s``), as its
+    metafile entry ``imagenet_<name>`` records it (tests/test_model_zoo.py checks the entry
+    against the config's build and the paper)."""
+    return _metafile_parameters()[f'imagenet_{name}']
 
 
 def randomise(model: nn.Module,

@@ -1,62 +1,90 @@
-"""Small models for tests, in one place: a small custom arch per family (fast to build, every stage
-and block kind present), ``SMALL_BACKBONES[name](**backbone_kwargs)`` (``SMALL_SPECS`` holds
-their class and arguments); narrower ones with one block a stage, ``TINY_BACKBONES``, for tests
-that run Triton kernels in its (slow) interpreter; a one-step benchmark measurement spec,
-:func:`tiny_spec`; :func:`build_on_meta`, a config's model built for its structure only; and
+"""Small models for tests, in one place: every custom arch the tests build (``ARCHS``); the small
+one of each family as ``SMALL_BACKBONES[name](**backbone_kwargs)`` (``SMALL_SPECS`` holds their
+class and arguments), the tiny ones as ``TINY_BACKBONES``; a one-step benchmark measurement spec,
+:func:`tiny_spec`; :func:`build_on_meta`, a config's model built for its structure only, and
+:func:`config_and_model`, each config's built once per test run; and
 :func:`mmpretrain_classifier`, a backbone's classification form in mmpretrain's classifier."""
+import copy
+import functools
 import importlib
+import os.path as osp
+from typing import Tuple
 
 import torch
+from mmengine.config import Config
 from mmengine.registry import DefaultScope
+from torch import nn
 
 from mmmoga.models import Conv2Former, HorNet, InceptionNeXt, MogaNet
 
-HORNET_ARCH = dict(embed_dims=[32, 64, 128, 256], depths=[1, 1, 2, 1], orders=[2, 3, 4, 5])
-# name -> (backbone class, the keyword arguments that make it small)
-SMALL_SPECS = {
+#: every custom arch the tests build, by family: ``small`` (every stage and block kind, two
+#: blocks in stage 3), ``tiny`` (narrowest, one block a stage: argument checks, training loops,
+#: Triton kernels in its slow interpreter) and ``deep`` (stage 3 deep enough for the 12 layer ids
+#: of layer-wise LR decay)
+ARCHS = {
     'moganet':
-    (MogaNet,
-     dict(arch=dict(embed_dims=[16, 32, 48, 64], depths=[1, 1, 2, 1], ffn_ratios=[4, 4, 4, 4]))),
-    'hornet-7x7': (HorNet, dict(arch=HORNET_ARCH)),
-    'hornet-gf': (HorNet, dict(arch=HORNET_ARCH, mixer='gf')),
-    'conv2former': (Conv2Former,
-                    dict(
-                        arch=dict(
-                            embed_dims=[16, 32, 48, 64],
-                            depths=[1, 1, 2, 1],
-                            mlp_ratios=[4, 4, 4, 4],
-                            kernel_size=7))),
-    'inceptionnext': (InceptionNeXt,
-                      dict(
-                          arch=dict(
-                              embed_dims=[16, 32, 64, 128],
-                              depths=[1, 1, 2, 1],
-                              mlp_ratios=[4, 4, 4, 3],
-                              band_kernel_size=11,
-                              branch_ratio=0.125))),
-}
-
-
-def _small(backbone, small_kwargs):
-    return lambda **kwargs: backbone(**small_kwargs, **kwargs)
-
-
-SMALL_BACKBONES = {name: _small(*spec) for name, spec in SMALL_SPECS.items()}
-
-TINY_BACKBONES = {
-    'moganet':
-    lambda **kwargs: MogaNet(
-        dict(embed_dims=[8, 16, 24, 32], depths=[1, 1, 1, 1], ffn_ratios=[2, 2, 2, 2]), **kwargs),
-    'hornet-7x7':
-    lambda **kwargs: HorNet(
-        dict(embed_dims=[8, 16, 32, 64], depths=[1, 1, 1, 1], orders=[2, 3, 4, 5]), **kwargs),
+    dict(
+        small=dict(embed_dims=[16, 32, 48, 64], depths=[1, 1, 2, 1], ffn_ratios=[4, 4, 4, 4]),
+        tiny=dict(embed_dims=[8, 16, 24, 32], depths=[1, 1, 1, 1], ffn_ratios=[2, 2, 2, 2]),
+        deep=dict(embed_dims=[8, 8, 16, 16], depths=[1, 1, 17, 1], ffn_ratios=[2, 2, 2, 2])),
+    'hornet':
+    dict(
+        small=dict(embed_dims=[32, 64, 128, 256], depths=[1, 1, 2, 1], orders=[2, 3, 4, 5]),
+        tiny=dict(embed_dims=[8, 16, 32, 64], depths=[1, 1, 1, 1], orders=[2, 3, 4, 5]),
+        deep=dict(embed_dims=[8, 8, 16, 16], depths=[1, 1, 18, 1], orders=[2, 2, 2, 2])),
     'conv2former':
-    lambda **kwargs: Conv2Former(
-        dict(
+    dict(
+        small=dict(
+            embed_dims=[16, 32, 48, 64],
+            depths=[1, 1, 2, 1],
+            mlp_ratios=[4, 4, 4, 4],
+            kernel_size=7),
+        tiny=dict(
             embed_dims=[8, 16, 24, 32],
             depths=[1, 1, 1, 1],
             mlp_ratios=[2, 2, 2, 2],
-            kernel_size=11), **kwargs),
+            kernel_size=11)),
+    'inceptionnext':
+    dict(
+        small=dict(
+            embed_dims=[16, 32, 64, 128],
+            depths=[1, 1, 2, 1],
+            mlp_ratios=[4, 4, 4, 3],
+            band_kernel_size=11,
+            branch_ratio=0.125),
+        tiny=dict(
+            embed_dims=[8, 16, 24, 32],
+            depths=[1, 1, 1, 1],
+            mlp_ratios=[2, 2, 2, 2],
+            band_kernel_size=5,
+            branch_ratio=0.125)),
+}
+
+
+def one_block(arch: dict) -> dict:
+    """``arch`` with one block a stage (torch.compile, whose time grows with the graph; necks)."""
+    return dict(arch, depths=[1, 1, 1, 1])
+
+
+# name -> (backbone class, the keyword arguments that make it small)
+SMALL_SPECS = {
+    'moganet': (MogaNet, dict(arch=ARCHS['moganet']['small'])),
+    'hornet-7x7': (HorNet, dict(arch=ARCHS['hornet']['small'])),
+    'hornet-gf': (HorNet, dict(arch=ARCHS['hornet']['small'], mixer='gf')),
+    'conv2former': (Conv2Former, dict(arch=ARCHS['conv2former']['small'])),
+    'inceptionnext': (InceptionNeXt, dict(arch=ARCHS['inceptionnext']['small'])),
+}
+
+
+def _build(backbone, fixed_kwargs):
+    return lambda **kwargs: backbone(**fixed_kwargs, **kwargs)
+
+
+SMALL_BACKBONES = {name: _build(*spec) for name, spec in SMALL_SPECS.items()}
+TINY_BACKBONES = {
+    'moganet': _build(MogaNet, dict(arch=ARCHS['moganet']['tiny'])),
+    'hornet-7x7': _build(HorNet, dict(arch=ARCHS['hornet']['tiny'])),
+    'conv2former': _build(Conv2Former, dict(arch=ARCHS['conv2former']['tiny'])),
 }
 
 
@@ -65,7 +93,7 @@ def tiny_spec(**changes) -> dict:
     thread, with ``changes`` applied."""
     return dict(
         dict(
-            model='moganet-xt',
+            model='moganet_xt',
             mode='infer',
             batch=1,
             size=64,
@@ -88,6 +116,20 @@ def build_on_meta(cfg):
                 return registry.build(cfg.model)
         except (RuntimeError, NotImplementedError):  # e.g. Swin calls .item() while building
             return registry.build(cfg.model)
+
+
+@functools.lru_cache(maxsize=None)
+def _config_and_model(path: str) -> Tuple[Config, nn.Module]:
+    cfg = Config.fromfile(path)
+    return cfg, build_on_meta(copy.deepcopy(cfg))  # building changes some of the config's dicts
+
+
+def config_and_model(path: str) -> Tuple[Config, nn.Module]:
+    """The config at ``path`` (a copy of its own: change it freely) and its model built by
+    :func:`build_on_meta`, read and built once per test run: the model is shared by every test
+    that asks for it, so read it and never change it."""
+    cfg, model = _config_and_model(osp.abspath(path))
+    return copy.deepcopy(cfg), model
 
 
 def mmpretrain_classifier(backbone: dict, num_classes: int, in_channels: int):

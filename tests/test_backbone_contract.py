@@ -36,6 +36,16 @@ def test_frozen_stages_in_classification_form(family, frozen_stages):
 
 
 @pytest.mark.parametrize('family', FAMILIES)
+def test_drop_path_rises_linearly(family):
+    contract.check_drop_path_rises_linearly(SMALL_BACKBONES[family])
+
+
+@pytest.mark.parametrize('family', FAMILIES)
+def test_arch_aliases(family):
+    contract.check_arch_aliases(SMALL_SPECS[family][0])
+
+
+@pytest.mark.parametrize('family', FAMILIES)
 def test_frozen_stages_beyond_the_last_stage_are_refused(family):
     contract.check_frozen_stages_beyond_the_last_stage_are_refused(SMALL_BACKBONES[family])
 

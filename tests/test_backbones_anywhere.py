@@ -90,7 +90,7 @@ for name in {names!r}:
         fused = fused_model(x)
     results[f'{{name}} fused'] = all(
         torch.allclose(a, b, rtol=1e-4, atol=1e-4) for a, b in zip(fused, reference[name]))
-bench = mmmoga.devtools.benchmark.build_benchmark_model('moganet-xt')
+bench = mmmoga.devtools.benchmark.build_benchmark_model('moganet_xt')
 results['benchmark model runs'] = len(bench(torch.rand(1, 3, 64, 64))) == 4
 print(json.dumps(dict(mmcv_importable=mmcv_importable, blocked=blocked, said=said,
                       results=results, names=list_backbones())))

@@ -8,6 +8,7 @@ import uuid
 import pytest
 import torch
 from mmengine.config import Config
+from small_models import ARCHS
 from tool_scripts import cfg_options, run_tool, toy_data_options
 
 from mmmoga.datasets import make_coco_instances
@@ -18,21 +19,12 @@ from mmmoga.utils import (CheckpointNotFoundError, CorruptCheckpointError, Datas
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOY_CONFIG = osp.join(ROOT, 'configs/mask_rcnn_moganet_xt_toy.py')
 
-# one small custom arch per family (fast to build), and the keys a custom arch needs
+# one tiny custom arch per family (fast to build)
 SMALL = {
-    MogaNet:
-    dict(embed_dims=[8, 16, 24, 32], depths=[1, 1, 1, 1], ffn_ratios=[2, 2, 2, 2]),
-    HorNet:
-    dict(embed_dims=[8, 16, 32, 64], depths=[1, 1, 1, 1], orders=[2, 3, 4, 5]),
-    Conv2Former:
-    dict(embed_dims=[8, 16, 24, 32], depths=[1, 1, 1, 1], mlp_ratios=[2, 2, 2, 2], kernel_size=7),
-    InceptionNeXt:
-    dict(
-        embed_dims=[8, 16, 24, 32],
-        depths=[1, 1, 1, 1],
-        mlp_ratios=[2, 2, 2, 2],
-        band_kernel_size=5,
-        branch_ratio=0.125),
+    MogaNet: ARCHS['moganet']['tiny'],
+    HorNet: ARCHS['hornet']['tiny'],
+    Conv2Former: ARCHS['conv2former']['tiny'],
+    InceptionNeXt: ARCHS['inceptionnext']['tiny'],
 }
 FAMILIES = list(SMALL)
 
@@ -88,7 +80,14 @@ for fam in FAMILIES:
          r"needs checkpoint=<path or URL>"),
         (f'{name}-unknown-option', lambda f=fam: f(SMALL[f], out_indice=(3, )), TypeError,
          r"unexpected argument 'out_indice'; did you mean 'out_indices'\?"),
+        (f'{name}-decay-type', lambda f=fam: f(SMALL[f]).get_layer_id('x.weight', 6, 'block_wise'),
+         ValueError, r"decay_type must be 'layer_wise' or 'stage_wise', got 'block_wise'"),
     ]
+    if fam.classification_form is not None:
+        BACKBONE_CASES.append(
+            (f'{name}-classification-form-without-the-last-stage',
+             lambda f=fam: f(SMALL[f], **dict(f.classification_form, out_indices=(0, 1))),
+             ValueError, 'must include 3'))
 BACKBONE_CASES += [
     ('HorNet-unknown-mixer', lambda: HorNet(SMALL[HorNet], mixer='7x7'), ValueError,
      r"Unknown HorNet mixer '7x7'; valid choices: \['dw', 'gf'\]"),

@@ -4,6 +4,7 @@ one step; 64x64, as MogaNet's BN needs more than one value per channel at stride
 argument errors."""
 import json
 import os.path as osp
+import re
 
 import pytest
 import torch
@@ -28,10 +29,10 @@ def bench():
 
 
 TINY_RUN = [
-    '--models', 'moganet-xt', 'hornet-t', '--peer', 'hornet-t=mmpretrain-hornet-t', '--batch', '1',
-    '--size', '64', '--dense-size', '96', '--iters', '1', '--warmup', '0', '--threads', '1',
-    '--isolate', 'none', '--cp-summary-model', 'moganet-xt', '--cp-summary-size', '64',
-    '--cp-summary-batch', '1', '--cp-summary-warmup', '0'
+    '--models', 'moganet_xt', 'hornet_t_7x7', '--peer', 'hornet_t_7x7=mmpretrain_hornet_t_7x7',
+    '--batch', '1', '--size', '64', '--dense-size', '96', '--iters', '1', '--warmup', '0',
+    '--threads', '1', '--isolate', 'none', '--cp-summary-model', 'moganet_xt', '--cp-summary-size',
+    '64', '--cp-summary-batch', '1', '--cp-summary-warmup', '0'
 ]
 
 
@@ -49,19 +50,19 @@ def test_tiny_run_reports_every_column(bench, tmp_path, capsys):
         'train x', 'train mem x'
     ]
     rows = {r[0]: r for r in ([c.strip() for c in ln.strip('|').split('|')] for ln in lines[2:])}
-    assert set(rows) == {'moganet-xt', 'hornet-t', 'mmpretrain-hornet-t'}
+    assert set(rows) == {'moganet_xt', 'hornet_t_7x7', 'mmpretrain_hornet_t_7x7'}
     for name, cells in rows.items():
         assert cells[1:4] == ['fp32', 'default', 'no']
         numbers = [float(c) for c in cells[4:11]]  # params .. train peak MB
         assert all(n >= 0 for n in numbers), (name, cells)
         assert all(n > 0 for n in numbers[:4] + [numbers[5]]), (name, cells)  # params/FLOPs/img/s
-    assert rows['hornet-t'][11] == 'mmpretrain-hornet-t'
-    assert all(c.endswith('x') and float(c[:-1]) > 0 for c in rows['hornet-t'][12:15])
-    assert rows['moganet-xt'][11:] == ['-', '-', '-', '-']
+    assert rows['hornet_t_7x7'][11] == 'mmpretrain_hornet_t_7x7'
+    assert all(c.endswith('x') and float(c[:-1]) > 0 for c in rows['hornet_t_7x7'][12:15])
+    assert rows['moganet_xt'][11:] == ['-', '-', '-', '-']
 
     # the two HorNets are the same network: same parameter count, identical outputs
-    assert rows['hornet-t'][4] == rows['mmpretrain-hornet-t'][4] == '21.90'
-    assert 'hornet-t vs mmpretrain-hornet-t: max |ours - peer|' in stdout
+    assert rows['hornet_t_7x7'][4] == rows['mmpretrain_hornet_t_7x7'][4] == '21.90'
+    assert 'hornet_t_7x7 vs mmpretrain_hornet_t_7x7: max |ours - peer|' in stdout
     assert '-> identical' in stdout
     check = report['peer_checks'][0]
     assert check['checked'] and check['same'] and check['max_abs_diff'] < 1e-4
@@ -97,19 +98,20 @@ def test_isolated_measurement_in_a_fresh_process():
 
 def test_unknown_model_names_list_the_valid_choices(bench, capsys):
     with pytest.raises(SystemExit) as error:
-        bench.parse_args(['--models', 'moganet-s', 'mogaent-s'])
+        bench.parse_args(['--models', 'moganet_s', 'mogaent-s'])
     assert error.value.code == 2
     message = capsys.readouterr().err
-    assert "unknown model 'mogaent-s'; valid choices:" in message
-    for name in ('moganet-s', 'hornet-t', 'mmpretrain-hornet-t', 'inceptionnext-t', 'convnext-t',
-                 'conv2former-n'):
-        assert name in message
+    assert "unknown model 'mogaent-s'; did you mean moganet_s" in message
+    valid = message.split('valid choices: ')[1]
+    for name in ('moganet_s', 'hornet_t_7x7', 'mmpretrain_hornet_t_7x7', 'inceptionnext_t',
+                 'convnext_t', 'conv2former_n'):
+        assert name in valid
 
     with pytest.raises(SystemExit):
-        bench.parse_args(['--peer', 'inceptionnext-t=convnext-x'])
-    assert "unknown peer 'convnext-x'; valid choices:" in capsys.readouterr().err
+        bench.parse_args(['--peer', 'inceptionnext_t=convnext-x'])
+    assert "unknown peer 'convnext-x'; did you mean" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        bench.parse_args(['--peer', 'inceptionnext-t'])
+        bench.parse_args(['--peer', 'inceptionnext_t'])
     assert 'OURS=PEER' in capsys.readouterr().err
     with pytest.raises(SystemExit):
         bench.parse_args(['--dtype', 'fp8'])
@@ -121,16 +123,44 @@ def test_unknown_model_names_list_the_valid_choices(bench, capsys):
 
 def test_peers_default_and_explicit(bench):
     args = bench.parse_args([
-        '--models', 'HorNet-T', 'mmpretrain-hornet-t', 'inceptionnext-t', 'convnext-t',
-        'inceptionnext-s'
+        '--models', 'HorNet-T', 'mmpretrain_hornet_t_7x7', 'inceptionnext_t', 'convnext_t',
+        'inceptionnext_s'
     ])
-    assert args.models[0] == 'hornet-t'
-    assert args.peers == {'hornet-t': 'mmpretrain-hornet-t', 'inceptionnext-t': 'convnext-t'}
-    args = bench.parse_args(['--models', 'moganet-s', 'moganet-s-ref'])
-    assert args.peers == {'moganet-s': 'moganet-s-ref'}
-    args = bench.parse_args(['--models', 'inceptionnext-t', '--peer', 'inceptionnext-t=convnext-s'])
-    assert args.models == ['inceptionnext-t', 'convnext-s']
-    assert args.peers == {'inceptionnext-t': 'convnext-s'}
+    assert args.models[0] == 'hornet_t_7x7'
+    assert args.peers == {
+        'hornet_t_7x7': 'mmpretrain_hornet_t_7x7',
+        'inceptionnext_t': 'convnext_t'
+    }
+    args = bench.parse_args(['--models', 'moganet_s', 'moganet_s_ref'])
+    assert args.peers == {'moganet_s': 'moganet_s_ref'}
+    args = bench.parse_args(['--models', 'inceptionnext_t', '--peer', 'inceptionnext_t=convnext_s'])
+    assert args.models == ['inceptionnext_t', 'convnext_s']
+    assert args.peers == {'inceptionnext_t': 'convnext_s'}
+
+
+def test_one_name_per_model_with_the_old_spellings_accepted(bench):
+    """Our backbones are named as :func:`mmmoga.create_backbone` names them (the ImageNet
+    entries of the metafiles): every dense model of ours is one of its names or one of them
+    without the resolution suffix, and the reverse; hyphens and HorNet's default mixer left out
+    are taken at the command line."""
+    from mmmoga.models.factory import BACKBONES
+    ours = {
+        name
+        for name, entry in benchmark.BENCHMARK_MODELS.items()
+        if entry.source == 'mmmoga' and not name.endswith(('_ref', '_cls'))
+    }
+    named = {re.sub(r'_(256|384)$', '', name) for name in BACKBONES}
+    # the arch of Conv2Former-B's ImageNet-22K release has no ImageNet-1K entry of its own
+    assert ours - named == {'conv2former_b_22k'} and named <= ours
+    args = bench.parse_args([
+        '--models', 'moganet-s', 'hornet-t', 'hornet-t-gf', 'mmpretrain-hornet-t-cls',
+        'timm-inceptionnext-a', 'moganet-xt-ref', '--cp-summary-model', 'MogaNet-S'
+    ])
+    assert args.models == [
+        'moganet_s', 'hornet_t_7x7', 'hornet_t_gf', 'mmpretrain_hornet_t_7x7_cls',
+        'timm_inceptionnext_a', 'moganet_xt_ref'
+    ]
+    assert args.cp_summary_model == 'moganet_s'
 
 
 def test_command_line_is_a_thin_wrapper_of_the_library(bench, capsys):
@@ -154,7 +184,7 @@ def test_command_line_is_a_thin_wrapper_of_the_library(bench, capsys):
 
 def test_fused_and_gemm_columns(bench, capsys):
     report = bench.main([
-        '--models', 'moganet-xt', '--batch', '1', '--size', '64', '--dense-size', '64', '--iters',
+        '--models', 'moganet_xt', '--batch', '1', '--size', '64', '--dense-size', '64', '--iters',
         '1', '--warmup', '0', '--threads', '1', '--isolate', 'none', '--no-cp-summary', '--modes',
         'infer', '--fuse', '--gemm', '--gemm-size', '1024', '--markdown'
     ])
@@ -173,26 +203,26 @@ def test_fused_and_gemm_columns(bench, capsys):
     assert report['gemm']['gmac_per_s'] > 0 and 'GEMM: 1024x1024 fp32' in stdout
     (check, ) = report['variant_checks']
     assert check['variant'] == 'fused' and check['relative_error'] < 1e-5
-    assert 'moganet-xt fused vs plain (fp32, eval): max relative difference' in stdout
+    assert 'moganet_xt fused vs plain (fp32, eval): max relative difference' in stdout
 
 
 def test_moganet_against_its_op_by_op_reference_across_memory_formats(bench, capsys):
     """The speed comparison of the MogaNet work: ours (both formats) against the op-by-op
     reference as the official code runs it (channels_first), with identical outputs."""
     report = bench.main([
-        '--models', 'moganet-xt', 'moganet-xt-ref', '--memory-format', 'channels_first',
+        '--models', 'moganet_xt', 'moganet_xt_ref', '--memory-format', 'channels_first',
         'channels_last', '--peer-memory-format', 'channels_first', '--batch', '1', '--size', '64',
         '--dense-size', '64', '--iters', '1', '--warmup', '0', '--threads', '1', '--isolate',
         'none', '--no-cp-summary', '--gemm', '--gemm-size', '128', '--repeat', '2'
     ])
     stdout = capsys.readouterr().out
-    ours = [r for r in report['rows'] if r['model'] == 'moganet-xt']
+    ours = [r for r in report['rows'] if r['model'] == 'moganet_xt']
     assert [r['memory_format'] for r in ours] == ['channels_first', 'channels_last']
-    assert all(r['peer'] == 'moganet-xt-ref' and r['ratio']['infer'] > 0 and r['ratio']['train'] > 0
+    assert all(r['peer'] == 'moganet_xt_ref' and r['ratio']['infer'] > 0 and r['ratio']['train'] > 0
                for r in ours)
     # both rows are divided by the reference's channels_first row
     ref = next(r for r in report['rows']
-               if r['model'] == 'moganet-xt-ref' and r['memory_format'] == 'channels_first')
+               if r['model'] == 'moganet_xt_ref' and r['memory_format'] == 'channels_first')
     for row in ours:
         assert row['ratio']['infer'] == pytest.approx(row['infer']['images_per_s'] /
                                                       ref['infer']['images_per_s'])
@@ -206,29 +236,29 @@ def test_moganet_against_its_op_by_op_reference_across_memory_formats(bench, cap
             peer_rounds = ref[mode]['round_images_per_s']
             assert row['round_ratios'][mode] == pytest.approx(
                 [a / b for a, b in zip(rounds, peer_rounds)])
-    assert ('moganet-xt channels_last / moganet-xt-ref channels_first infer x, round by round: '
+    assert ('moganet_xt channels_last / moganet_xt_ref channels_first infer x, round by round: '
             in stdout)
     check = report['peer_checks'][0]
     assert check['checked'] and check['same'] and check['max_abs_diff'] < 1e-5
     with pytest.raises(SystemExit):
-        bench.parse_args(['--models', 'moganet-xt', '--peer-memory-format', 'channels_last'])
+        bench.parse_args(['--models', 'moganet_xt', '--peer-memory-format', 'channels_last'])
     assert 'add it to --memory-format' in capsys.readouterr().err
 
 
 def test_cpu_kernels_off_shows_the_switch_both_ways(bench, capsys):
     report = bench.main([
-        '--models', 'moganet-xt', 'moganet-xt-ref', 'hornet-t', '--batch', '1', '--size', '64',
+        '--models', 'moganet_xt', 'moganet_xt_ref', 'hornet_t_7x7', '--batch', '1', '--size', '64',
         '--dense-size', '64', '--iters', '1', '--warmup', '0', '--threads', '1', '--isolate',
         'none', '--no-cp-summary', '--no-output-check', '--no-flops', '--cpu-kernels-off'
     ])
     stdout = capsys.readouterr().out
     rows = {r['model']: r for r in report['rows']}
-    ours = rows['moganet-xt']
+    ours = rows['moganet_xt']
     for mode in ('infer', 'train'):
         assert ours[f'{mode}_kernels_off']['images_per_s'] > 0
     # the reference and HorNet do not run the kernels: measured once
-    assert 'infer_kernels_off' not in rows['moganet-xt-ref'] and 'infer_kernels_off' not in rows[
-        'hornet-t']
+    assert 'infer_kernels_off' not in rows['moganet_xt_ref'] and 'infer_kernels_off' not in rows[
+        'hornet_t_7x7']
     assert 'kernels off: infer img/s' in stdout and 'MMMOGA_CPU_KERNELS=0' in stdout
 
 
@@ -281,48 +311,48 @@ def test_gpu_table_settings_peers_baseline_and_dense_steps(bench, monkeypatch, c
     def fake(spec, isolate, timeout=None, function=None):
         specs.append(spec)
         # ours 2x faster with the kernels on; the dense step 10 ms for ours, 20 for the others
-        ours = spec['model'] == 'moganet-xt'
+        ours = spec['model'] == 'moganet_xt'
         rate = 100. * (2 if spec.get('gpu_kernels') else 1) if ours else 50.
         ms = (10. if ours else 20.) * (1 if spec['size'] == '800x1344' else 0.5)
         return dict(images_per_s=rate, ms_median=ms, peak_mb=1., ms_per_step=ms)
 
     monkeypatch.setattr(run_module, 'run_measurement', fake)
     report = bench.main([
-        '--models', 'moganet-xt', 'moganet-xt-ref', '--baseline', 'convnext-t', '--dtype', 'bf16',
+        '--models', 'moganet_xt', 'moganet_xt_ref', '--baseline', 'convnext_t', '--dtype', 'bf16',
         'fp16', '--gpu-kernels', 'both', '--dense-steps', '800x1344', '512x512', '--no-flops',
         '--no-output-check', '--no-cp-summary', '--markdown'
     ])
     stdout = capsys.readouterr().out
     rows = [(r['model'], r['dtype'], r['gpu_kernels']) for r in report['rows']]
-    assert rows == [('moganet-xt', d, k) for d in ('bf16', 'fp16')
+    assert rows == [('moganet_xt', d, k) for d in ('bf16', 'fp16')
                     for k in (False, True)] + [(m, d, None)
-                                               for m in ('moganet-xt-ref', 'convnext-t')
+                                               for m in ('moganet_xt_ref', 'convnext_t')
                                                for d in ('bf16', 'fp16')]
     assert {s['gpu_kernels'] for s in specs if 'gpu_kernels' in s} == {False, True}
-    assert all('gpu_kernels' not in s for s in specs if s['model'] != 'moganet-xt')
+    assert all('gpu_kernels' not in s for s in specs if s['model'] != 'moganet_xt')
     dense = [s for s in specs if s['size'] in ('800x1344', '512')]
     assert {(s['batch'], s['mode']) for s in dense} == {(2, 'train')} and len(dense) == 16
     for row in report['rows'][:4]:
         on = 2. if row['gpu_kernels'] else 1.
-        assert row['peer'] == 'moganet-xt-ref' and row['ratio']['train'] == 2 * on
+        assert row['peer'] == 'moganet_xt_ref' and row['ratio']['train'] == 2 * on
         assert row['ratio']['dense'] == {'800x1344': 2., '512': 2.}
-        assert row['baseline'] == 'convnext-t'
+        assert row['baseline'] == 'convnext_t'
         assert row['baseline_ratio'] == dict(train=2 * on, dense={'800x1344': 2., '512': 2.})
     header = next(ln for ln in stdout.splitlines() if ln.startswith('| model'))
-    for column in ('kernels', 'dense ms@800x1344', 'dense x@512', 'train x convnext-t',
-                   'dense x@800x1344 convnext-t'):
+    for column in ('kernels', 'dense ms@800x1344', 'dense x@512', 'train x convnext_t',
+                   'dense x@800x1344 convnext_t'):
         assert f'| {column} |' in header
     assert 'GradScaler' in stdout and 'kernels = mmmoga\'s Triton kernels' in stdout
 
 
-@pytest.mark.parametrize('model', ['moganet-xt', 'hornet-t-gf', 'conv2former-n', 'inceptionnext-a'])
+@pytest.mark.parametrize('model', ['moganet_xt', 'hornet_t_gf', 'conv2former_n', 'inceptionnext_a'])
 def test_every_family_with_kernels_is_checked_against_its_reference_ops(model):
     """Each family's ``-ref`` model (``reference_ops=True``) is its default peer, and gets the
     identical-output check (the weights copied by key)."""
     reference = f'{model}-ref'
     assert benchmark.BENCHMARK_MODELS[reference].source == 'mmmoga'
-    assert benchmark.default_peer(model, [model, reference, 'convnext-t']) == reference
+    assert benchmark.default_peer(model, [model, reference, 'convnext_t']) == reference
     result = benchmark.check_same_output(model, reference, 64)
     assert result['checked'] and result['same'], result
     # control: another family's layout has no transfer, so nothing is compared
-    assert benchmark.weight_transfer(model, 'convnext-t') is None
+    assert benchmark.weight_transfer(model, 'convnext_t') is None

@@ -165,3 +165,32 @@ def test_the_configs_backbone_alone_inference_and_fp16_training(bench, capsys):
     with pytest.raises(SystemExit):
         bench.parse_args([MASK_RCNN, '--size', '64', '64', '--modes', 'infer'])
     assert '--modes infer needs --backbone-only' in capsys.readouterr().err
+
+
+def test_rounds_interleave_the_ops_and_keep_each_rounds_ratio(bench, capsys):
+    """--repeat 3: each setting three times, reference and default interleaved; the row is its
+    median round, and the JSON keeps every round's time ratio (the figure to quote is their
+    median); the JSON records the command, date, commit and machine."""
+    report = bench.main([
+        MASK_RCNN, '--backbone-only', '--modes', 'infer', '--batch', '1', '--size', '64', '64',
+        '--iters', '1', '--warmup', '0', '--compare-reference', '--threads', '1', '--isolate',
+        'none', '--repeat', '3'
+    ])
+    stdout = capsys.readouterr().out
+    reference, default = report['rows']
+    assert (reference['ops'], default['ops']) == ('reference', 'default')
+    for row in (reference, default):
+        rounds = row['result']['round_s_per_step']
+        assert len(rounds) == 3 and row['result']['s_per_step'] == sorted(rounds)[1]
+    ratios = default['round_ratios']['time']
+    assert ratios == pytest.approx([
+        after / before for before, after in zip(reference['result']['round_s_per_step'],
+                                                default['result']['round_s_per_step'])
+    ])
+    assert 'median of 3 rounds' in stdout and report['settings']['repeat'] == 3
+    env = report['environment']
+    assert isinstance(env['command'], str) and env['command']  # here: pytest's own argv
+    assert len(env['date']) == 10 and env['commit'] and env['cpu_cores'] >= 1
+    with pytest.raises(SystemExit):
+        bench.parse_args([MASK_RCNN, '--size', '64', '64', '--repeat', '0'])
+    assert '--repeat must be >= 1' in capsys.readouterr().err

@@ -20,6 +20,7 @@ from mmengine.logging import HistoryBuffer
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import CheckpointLoader
+from small_models import ARCHS
 from tool_scripts import cfg_options, run_tool, toy_data_options
 from torch import nn
 from torch.utils.data import Dataset
@@ -31,7 +32,7 @@ from mmmoga.utils.checkpoint import (CorruptCheckpointError, UntrustedCheckpoint
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOY_CONFIG = osp.join(ROOT, 'configs/mask_rcnn_moganet_xt_toy.py')
-ARCH = dict(embed_dims=[8, 16, 24, 32], depths=[1, 1, 1, 1], ffn_ratios=[2, 2, 2, 2])
+ARCH = ARCHS['moganet']['tiny']
 
 # ------------------------------------------------------------------------------ crafted files
 

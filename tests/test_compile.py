@@ -12,33 +12,18 @@ import pytest
 import torch
 import torch._dynamo
 from mmengine.config import Config
-from small_models import tiny_spec
+from small_models import ARCHS, SMALL_SPECS, one_block, tiny_spec
 from torch import nn
 
-from mmmoga.models import Conv2Former, HorNet, InceptionNeXt, MogaNet
 from numeric_fixtures import relative_error
 
 pytestmark = pytest.mark.compile
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-ONE = [1, 1, 1, 1]  # one block per stage: compile time grows with the graph
+# one block per stage: compile time grows with the graph
 TINY = {
-    'moganet':
-    lambda: MogaNet(dict(embed_dims=[16, 32, 48, 64], depths=ONE, ffn_ratios=[4, 4, 4, 4])),
-    'hornet-7x7':
-    lambda: HorNet(dict(embed_dims=[16, 32, 64, 128], depths=ONE, orders=[2, 3, 4, 5])),
-    'hornet-gf':
-    lambda: HorNet(dict(embed_dims=[16, 32, 64, 128], depths=ONE, orders=[2, 3, 4, 5]), mixer='gf'),
-    'conv2former':
-    lambda: Conv2Former(
-        dict(embed_dims=[16, 32, 48, 64], depths=ONE, mlp_ratios=[4, 4, 4, 4], kernel_size=7)),
-    'inceptionnext':
-    lambda: InceptionNeXt(
-        dict(
-            embed_dims=[16, 32, 64, 128],
-            depths=ONE,
-            mlp_ratios=[4, 4, 4, 3],
-            band_kernel_size=11,
-            branch_ratio=0.125)),
+    name: (lambda backbone=backbone, kwargs=kwargs: backbone(**dict(
+        kwargs, arch=one_block(kwargs['arch']))))
+    for name, (backbone, kwargs) in SMALL_SPECS.items()
 }
 
 
@@ -103,7 +88,7 @@ def test_toy_config_trains_with_mmengine_compile(tmp_path):
         'default_hooks.checkpoint.interval': 10,
     })
     # a smaller MogaNet than XT (compiling forward and backward on 2 cores takes minutes)
-    cfg.model.backbone.arch = dict(embed_dims=[16, 32, 48, 64], depths=ONE, ffn_ratios=[4, 4, 4, 4])
+    cfg.model.backbone.arch = one_block(ARCHS['moganet']['small'])
     cfg.model.head.in_channels = 64
     # mmengine's compile=True compiles the whole train_step, optimizer step included; with a
     # paramwise_cfg, mmengine 0.10.7 builds the param groups as ConfigDicts, which torch 2.13's
@@ -128,18 +113,18 @@ def test_benchmark_measures_compiled_speed_and_compile_time(monkeypatch):
     from mmmoga.devtools import benchmark
     from mmmoga.devtools.benchmark.models import Entry
     monkeypatch.setitem(
-        benchmark.BENCHMARK_MODELS, 'tiny-moganet',
+        benchmark.BENCHMARK_MODELS, 'tiny_moganet',
         Entry(
-            'tiny-moganet', lambda with_cp, channels_last=None: TINY['moganet'](), 'mmmoga',
+            'tiny_moganet', lambda with_cp, channels_last=None: TINY['moganet'](), 'mmmoga',
             'test'))
-    spec = tiny_spec(model='tiny-moganet', iters=2, warmup=1, threads=None)
+    spec = tiny_spec(model='tiny_moganet', iters=2, warmup=1, threads=None)
     compiled = benchmark.measure(dict(spec, compile=True))
     plain = benchmark.measure(spec)
     assert compiled['compile_s'] > 0 and compiled['images_per_s'] > 0
     assert 'compile_s' not in plain
     header, body = benchmark.table_rows([
         dict(
-            model='tiny-moganet',
+            model='tiny_moganet',
             dtype='fp32',
             memory_format='channels_first',
             with_cp=False,

@@ -129,11 +129,11 @@ def test_inference_fusion_folds_its_blocks():
 
 def test_the_benchmark_lists_and_measures_it(monkeypatch):
     table = benchmark_models.benchmark_models()
-    assert {'tinynet-t', 'tinynet-t-cls'} <= set(table)
-    assert table['tinynet-t'].label == 'TinyNet-T' and not table['tinynet-t'].cpu_kernels
+    assert {'tinynet_t', 'tinynet_t_cls'} <= set(table)
+    assert table['tinynet_t'].label == 'TinyNet-T' and not table['tinynet_t'].cpu_kernels
     monkeypatch.setattr(benchmark_models, 'BENCHMARK_MODELS', table)
     for mode in ('infer', 'train'):
-        result = benchmark.measure(tiny_spec(model='tinynet-t', mode=mode))
+        result = benchmark.measure(tiny_spec(model='tinynet_t', mode=mode))
         assert result['images_per_s'] > 0
 
 

@@ -16,7 +16,7 @@ from collections import OrderedDict
 import pytest
 import torch
 import torch.nn.functional as F
-from small_models import mmpretrain_classifier
+from small_models import ARCHS, mmpretrain_classifier
 from torch import nn
 
 from mmmoga.models.backbones import HorNet
@@ -24,7 +24,7 @@ from mmmoga.models.layers import GlobalLocalFilter, GnConv, LayerNorm2d, resize_
 from mmmoga.utils import extract_state_dict
 from numeric_fixtures import assert_same_outputs, load_pretrained
 
-SMALL = dict(embed_dims=[32, 64, 128, 256], depths=[1, 1, 2, 1], orders=[2, 3, 4, 5])
+SMALL = ARCHS['hornet']['small']
 GF384 = ((24, 13), (12, 7))
 
 # official outputs for seeded_state weights: per output [mean |x|, 5 evenly spaced elements]
@@ -152,11 +152,6 @@ def test_param_count_dense(arch, mixer, gf_sizes, expected):
 def test_param_count_large_without_head(mixer, gf_sizes, millions, digits):
     model = build_meta('large', mixer, gf_sizes, with_cls_head=True, out_indices=(3, ))
     assert round(count(model) / 1e6, digits) == millions
-
-
-def test_aliases():
-    for alias, name in [('t', 'tiny'), ('s', 'small'), ('b', 'base'), ('l', 'large')]:
-        assert HorNet.arch_zoo[alias] == HorNet.arch_zoo[name]
 
 
 @pytest.mark.parametrize('mixer,cls_keys,dense_keys', [('dw', 560, 564), ('gf', 640, 644)])
@@ -392,18 +387,6 @@ def test_gf_autocast_runs_fft_in_fp32(monkeypatch, dtype):
 
 
 # ------------------------------------------------------------------------------ training options
-
-
-def test_drop_path_linspace():
-    model = HorNet(SMALL, drop_path_rate=0.5)
-    rates = [getattr(b.drop_path, 'drop_prob', 0.) for s in model.stages for b in s]
-    assert rates == pytest.approx([0., 0.125, 0.25, 0.375, 0.5])
-    assert isinstance(model.stages[0][0].drop_path, nn.Identity)
-    gammas = HorNet(SMALL).stages[1][0].gamma1
-    assert torch.allclose(gammas, torch.full_like(gammas, 1e-6))
-    no_ls = HorNet(SMALL, layer_scale_init_value=0)
-    assert not any('gamma' in k for k in no_ls.state_dict())
-
 
 # ------------------------------------------------------------------------------------ checkpoints
 

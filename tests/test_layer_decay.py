@@ -7,6 +7,7 @@ import torch
 from mmengine.logging import MMLogger
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS, DefaultScope
+from small_models import ARCHS
 from torch import nn
 
 import mmmoga  # noqa: F401  (registers everything)
@@ -15,8 +16,8 @@ from mmmoga.models import MogaNet
 
 NAME = 'BackboneLayerDecayOptimWrapperConstructor'
 # layer ids depend on parameter names only: tiny widths, but the official depth of stage 3 (>= 17)
-MOGA_ARCH = dict(embed_dims=[8, 8, 16, 16], depths=[1, 1, 17, 1], ffn_ratios=[2, 2, 2, 2])
-HORNET_ARCH = dict(embed_dims=[8, 8, 16, 16], depths=[1, 1, 18, 1], orders=[2, 2, 2, 2])
+MOGA_ARCH = ARCHS['moganet']['deep']
+HORNET_ARCH = ARCHS['hornet']['deep']
 
 
 class Detector(nn.Module):

@@ -13,6 +13,7 @@ import sys
 import pytest
 import yaml
 from mmengine.config import Config
+from small_models import config_and_model
 
 from mmmoga import metafiles
 from mmmoga.devtools import model_zoo
@@ -30,18 +31,19 @@ def test_every_config_has_exactly_one_valid_entry():
 
 @pytest.mark.parametrize('config', CONFIGS, ids=[osp.basename(c) for c in CONFIGS])
 def test_measured_parameters_are_what_the_config_builds(config):
-    """Params of the model built on the meta device equal the metafile's ``Parameters`` exactly,
+    """Params of the model built on the meta device (once per test run for every test that
+    builds it) equal the metafile's ``Parameters`` exactly,
     and ``Backbone Weights`` is the file the config loads (a file fetched by hand: its local path,
     the ``File`` of a release)."""
     name = osp.splitext(osp.basename(config))[0]
     entry = ENTRIES.get(name)
     assert entry is not None, f'{config} has no metafile entry'
-    cfg = Config.fromfile(osp.join(ROOT, config))
+    cfg, model = config_and_model(osp.join(ROOT, config))
     loads, meta = model_zoo.config_backbone_weights(cfg), entry['Metadata']
     assert loads == meta['Backbone Weights']
     if meta['Weights Host'] == 'Baidu Netdisk (no direct URL)':  # downloaded by hand
         assert 'Extraction Code' in metafiles.find_release(file=osp.basename(loads))
-    params = model_zoo.measure_params(cfg)
+    params = sum(p.numel() for p in model.parameters())
     assert params == entry['Metadata'].get('Parameters'), (
         f'{name} builds {params:,} params, its metafile says '
         f'{entry["Metadata"].get("Parameters")}: run `python tools/model_zoo.py measure {config}`')
@@ -50,6 +52,61 @@ def test_measured_parameters_are_what_the_config_builds(config):
 def _paper_giga(text):
     match = re.fullmatch(r'([0-9.]+)G', str(text).strip())
     return float(match.group(1)) if match else None
+
+
+def _paper_millions(text):
+    """A printed parameter count ('25.3M') as (millions, decimals printed); None for '-'."""
+    match = re.fullmatch(r'([0-9]+)(?:\.([0-9]+))?M', str(text).strip())
+    return (float(match.group(0)[:-1]), len(match.group(2) or '')) if match else None
+
+
+#: measured parameter counts outside the paper's printed figure, with the reason
+PARAMS_OFF_THE_PAPER = {
+    'cascade_mask_rcnn_moganet_s_giou_4conv1f_3x':
+    'the paper prints 78M, the count of the plain-head model (cascade_mask_rcnn_moganet_s_3x); '
+    'ours (82.8M) is the official README\'s, see '
+    'test_the_moganet_s_giou_cascade_paper_count_is_the_plain_head_model',
+    'mask_rcnn_r50_horfpn_gf':
+    'the paper lists the ResNet GF Mask R-CNNs at their 7x7 figure (43M); the GF filters add '
+    '0.77M (43.81M), and our GF neck has the official GF neck\'s exact count',
+}
+WITH_PAPER_PARAMS = sorted(name for name, e in ENTRIES.items()
+                           if _paper_millions(e['Metadata']['Paper Parameters']) is not None)
+
+
+@pytest.mark.parametrize('name', WITH_PAPER_PARAMS)
+def test_every_parameter_count_is_the_papers_to_its_printed_precision(name):
+    """Every entry with a paper parameter count: the measured ``Parameters`` (what the config
+    builds, asserted above) within half a unit of the printed figure's last digit plus 0.5%
+    ('25.3M': 25.3 +- 0.05 + 0.127; '87M': 87 +- 0.5 + 0.435), or listed above as a strict
+    xfail."""
+    meta = ENTRIES[name]['Metadata']
+    printed, decimals = _paper_millions(meta['Paper Parameters'])
+    if name in PARAMS_OFF_THE_PAPER:
+        pytest.xfail(PARAMS_OFF_THE_PAPER[name])
+    tolerance = 0.5 * 10**-decimals + 0.005 * printed
+    assert abs(meta['Parameters'] / 1e6 - printed) <= tolerance, (
+        f'{name}: {meta["Parameters"] / 1e6:.3f}M against the printed {meta["Paper Parameters"]}')
+
+
+def test_the_parameter_exceptions_are_really_off_the_paper():
+    """The strict side of the xfail list: each listed entry is outside the tolerance."""
+    for name in PARAMS_OFF_THE_PAPER:
+        meta = ENTRIES[name]['Metadata']
+        printed, decimals = _paper_millions(meta['Paper Parameters'])
+        assert abs(meta['Parameters'] / 1e6 - printed) > 0.5 * 10**-decimals + 0.005 * printed
+
+
+def test_the_moganet_s_giou_cascade_paper_count_is_the_plain_head_model():
+    """The paper lists 78M for Cascade MogaNet-S with GIoU 4conv1f heads, the official README
+    82.8M. Our GIoU 4conv1f build matches the README; the paper's 78M is the count of the plain
+    Shared2FC-head model (official README 77.9M). The 4 shared convs + SyncBN of each of the 3
+    box heads add about 4.9M."""
+    giou = ENTRIES['cascade_mask_rcnn_moganet_s_giou_4conv1f_3x']['Metadata']['Parameters'] / 1e6
+    plain = ENTRIES['cascade_mask_rcnn_moganet_s_3x']['Metadata']['Parameters'] / 1e6
+    assert giou == pytest.approx(82.8, rel=0.01)  # official README
+    assert plain == pytest.approx(78.0, rel=0.01)
+    assert giou - plain == pytest.approx(4.9, abs=0.1)
 
 
 #: measured FLOPs that differ from the printed figure by more than 5%, with the reason

@@ -5,11 +5,12 @@ import textwrap
 import pytest
 from mmengine.config import Config
 from mmengine.registry import DefaultScope, init_default_scope
+from small_models import ARCHS, one_block
 
 import mmmoga
 from mmmoga.models import MogaNet
 
-SMALL = "dict(embed_dims=[16, 32, 48, 64], depths=[1, 1, 1, 1], ffn_ratios=[4, 4, 4, 4])"
+SMALL = repr(one_block(ARCHS['moganet']['small']))
 
 # one real-looking config per task library, each inheriting that library's own bases
 CONFIGS = {

@@ -14,12 +14,13 @@ import torch.nn.functional as F
 from mmengine.evaluator import BaseMetric
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
+from small_models import ARCHS
 from torch import nn
 from torch.utils.data import Dataset
 
 from mmmoga.models import MogaNet
 
-SMALL_ARCH = dict(embed_dims=[8, 16, 24, 32], depths=[1, 1, 1, 1], ffn_ratios=[2, 2, 2, 2])
+SMALL_ARCH = ARCHS['moganet']['tiny']
 CHECKPOINT_AT = 4  # iteration-based runs: checkpoint and validation every 4 iterations
 
 

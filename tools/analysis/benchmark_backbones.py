@@ -10,13 +10,16 @@ the run, our/peer ratios. A last line compares the training-step peak memory of 
 The model table, the measurements and the report live in :mod:`mmmoga.devtools.benchmark`; this
 is its command line. What is measured and how is explained at the end of ``--help``.
 
-Models: ``--list-models``. Ours: ``moganet-{xt,t,s,b,l,xl}``, ``hornet-{t,s,b,l}[-gf]``,
-``conv2former-{n,t,s,b,l}``, ``inceptionnext-{a,t,s,b}``; peers:
-``mmpretrain-hornet-{t,s,b,l}[-gf]`` (mmpretrain's HorNet), ``convnext-{t,s,b,l}`` (mmpretrain's
-ConvNeXt), ``timm-inceptionnext-*`` (timm, when installed). A ``-cls`` suffix (HorNet,
-Conv2Former, InceptionNeXt, ConvNeXt) builds the classification trunk instead of the 4-output
-backbone. HorNet and mmpretrain's HorNet are also
-checked for identical outputs (mmpretrain's weights copied into ours).
+Models: ``--list-models``. Ours, as ``mmmoga.create_backbone`` names them:
+``moganet_{xt,t,s,b,l,xl}``, ``hornet_{t,s,b,l}_{7x7,gf}``, ``conv2former_{n,t,s,b,l}``,
+``inceptionnext_{a,t,s,b}``; peers: ``mmpretrain_hornet_{t,s,b,l}_{7x7,gf}`` (mmpretrain's
+HorNet), ``convnext_{t,s,b,l}`` (mmpretrain's ConvNeXt), ``timm_inceptionnext_*`` and
+``timm_convnext_*`` (timm, when installed). A ``_cls`` suffix (HorNet, Conv2Former,
+InceptionNeXt, ConvNeXt) builds the classification trunk instead of the 4-output backbone, a
+``_ref`` suffix our backbone computed op by op as the official code writes it. Hyphens are taken
+for underscores, and HorNet's default mixer may be left out (``hornet-t`` is ``hornet_t_7x7``).
+HorNet and mmpretrain's HorNet are also checked for identical outputs (mmpretrain's weights copied
+into ours).
 
 Examples::
 
@@ -24,15 +27,15 @@ Examples::
   python tools/analysis/benchmark_backbones.py
   # dense backbones on a GPU, every setting, MogaNet-S with_cp summary (see also docs/gpu.md)
   python tools/analysis/benchmark_backbones.py --device cuda --batch 64 --iters 30 --warmup 10 \
-      --models moganet-s hornet-t mmpretrain-hornet-t inceptionnext-t convnext-t \
+      --models moganet_s hornet_t_7x7 mmpretrain_hornet_t_7x7 inceptionnext_t convnext_t \
       --dtype fp32 bf16 --memory-format channels_first channels_last --with-cp both \
       --markdown --json work_dirs/benchmark/dense.json
   # fused and compiled MogaNet-S against the machine's GEMM rate (2 CPU cores)
-  python tools/analysis/benchmark_backbones.py --models moganet-s --batch 4 --iters 5 \
+  python tools/analysis/benchmark_backbones.py --models moganet_s --batch 4 --iters 5 \
       --fuse --compile --gemm --no-cp-summary
   # InceptionNeXt-T vs ConvNeXt-T as classifiers, side by side (the paper's comparison)
   python tools/analysis/benchmark_backbones.py --device cuda --batch 128 --iters 30 --warmup 10 \
-      --models inceptionnext-t-cls convnext-t-cls --dtype fp32 bf16 --no-cp-summary --markdown
+      --models inceptionnext_t_cls convnext_t_cls --dtype fp32 bf16 --no-cp-summary --markdown
 """
 import argparse
 from typing import Optional, Sequence
@@ -51,9 +54,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--models',
         nargs='+',
-        default=['moganet-xt', 'inceptionnext-a', 'hornet-t', 'mmpretrain-hornet-t'],
-        help='models to benchmark (see --list-models); default: moganet-xt inceptionnext-a '
-        'hornet-t mmpretrain-hornet-t')
+        default=['moganet_xt', 'inceptionnext_a', 'hornet_t_7x7', 'mmpretrain_hornet_t_7x7'],
+        help='models to benchmark (see --list-models); default: moganet_xt inceptionnext_a '
+        'hornet_t_7x7 mmpretrain_hornet_t_7x7')
     parser.add_argument('--list-models', action='store_true', help='list the models and exit')
     parser.add_argument(
         '--peer',
@@ -61,10 +64,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         default=[],
         metavar='OURS=PEER',
         help='compare OURS with PEER (added to the run if missing), e.g. '
-        'inceptionnext-t=convnext-t hornet-t=mmpretrain-hornet-t; without it, a model is '
-        'compared with its -ref model (reference_ops=True, the official op sequence), else '
-        'hornet-* with mmpretrain-hornet-* and inceptionnext-* with timm-inceptionnext-* or '
-        'convnext-*, when those are in the run')
+        'inceptionnext_t=convnext_t hornet_t_7x7=mmpretrain_hornet_t_7x7; without it, a model is '
+        'compared with its _ref model (reference_ops=True, the official op sequence), else '
+        'hornet_* with mmpretrain_hornet_* and inceptionnext_* with timm_inceptionnext_* or '
+        'convnext_*, when those are in the run')
     parser.add_argument('--batch', type=int, default=2, help='batch size (default 2)')
     parser.add_argument(
         '--size',
@@ -106,8 +109,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--baseline',
         metavar='MODEL',
-        help='also divide every row by this model (added to the run), e.g. convnext-t or '
-        'timm-convnext-t: training img/s and dense step times')
+        help='also divide every row by this model (added to the run), e.g. convnext_t or '
+        'timm_convnext_t: training img/s and dense step times')
     parser.add_argument(
         '--peer-memory-format',
         choices=benchmark.MEMORY_FORMATS,
@@ -182,8 +185,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--no-cp-summary', action='store_true', help='skip the with_cp peak-memory summary line')
     parser.add_argument(
         '--cp-summary-model',
-        default='moganet-s',
-        help='model of the with_cp summary (default moganet-s)')
+        default='moganet_s',
+        help='model of the with_cp summary (default moganet_s)')
     parser.add_argument('--cp-summary-size', type=int, default=512, help='default 512')
     parser.add_argument('--cp-summary-batch', type=int, default=2, help='default 2')
     parser.add_argument(
@@ -197,12 +200,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     if args.list_models:
         return args
 
-    valid = sorted(benchmark.BENCHMARK_MODELS)
-
     def check_name(name: str, what: str) -> str:
-        if name.lower() not in benchmark.BENCHMARK_MODELS:
-            parser.error(f'unknown {what} {name!r}; valid choices: {", ".join(valid)}')
-        return name.lower()
+        try:
+            return benchmark.canonical_name(name, what)
+        except KeyError as error:
+            parser.error(error.args[0])
 
     args.models = list(dict.fromkeys(check_name(m, 'model') for m in args.models))
     peers = {}

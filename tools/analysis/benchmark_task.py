@@ -59,6 +59,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--iters', type=int, default=3, help='timed steps (default 3)')
     parser.add_argument('--warmup', type=int, default=1, help='untimed steps first (default 1)')
     parser.add_argument(
+        '--repeat',
+        type=int,
+        default=1,
+        help='measure every setting this many times, its ops interleaved, and keep its median '
+        'round; with --compare-reference the JSON has each round\'s ratio (default 1)')
+    parser.add_argument(
         '--with-cp',
         choices=tuple(task.CP_SETTINGS),
         default='off',
@@ -105,7 +111,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--markdown', action='store_true', help='print the table as Markdown')
     parser.add_argument('--json', metavar='OUT', help='also write every figure to this JSON file')
     args = parser.parse_args(argv)
-    for field in ('batch', 'iters'):
+    for field in ('batch', 'iters', 'repeat'):
         if getattr(args, field) < 1:
             parser.error(f'--{field} must be >= 1')
     if min(args.size) < 32:
@@ -151,7 +157,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         log=lambda message: print(message, file=sys.stderr, flush=True),
         dtype=args.dtype,
         part='backbone' if args.backbone_only else 'model',
-        modes=args.modes)
+        modes=args.modes,
+        repeat=args.repeat)
     print(task.task_table(report, args.markdown))
     print()
     for note in task.task_notes(report):

@@ -55,7 +55,8 @@ FLOPs are multiply-accumulates counted by ``mmengine.analysis`` on CPU in fp32; 
 from .measure import (PeakMemory, check_same_output, count_backbone_complexity, image_size, measure,
                       release_freed_memory, run_measurement, size_label, worker_main)
 from .models import (BENCHMARK_MODELS, Entry, arch_names, benchmark_models, build_benchmark_model,
-                     default_peer, list_models, uses_cpu_kernels, uses_gpu_kernels, weight_transfer)
+                     canonical_name, default_peer, list_models, uses_cpu_kernels, uses_gpu_kernels,
+                     weight_transfer)
 from .report import (MODES, cp_summary_line, describe_environment, format_markdown, format_plain,
                      notes_text, print_report, table_rows)
 from .run import (CP_CHOICES, DTYPES, GPU_KERNEL_CHOICES, ISOLATE_CHOICES, MEMORY_FORMATS,
@@ -64,9 +65,9 @@ from .run import (CP_CHOICES, DTYPES, GPU_KERNEL_CHOICES, ISOLATE_CHOICES, MEMOR
 __all__ = [
     'BENCHMARK_MODELS', 'CP_CHOICES', 'DTYPES', 'Entry', 'GPU_KERNEL_CHOICES', 'arch_names',
     'benchmark_models', 'ISOLATE_CHOICES', 'MEMORY_FORMATS', 'MODES', 'Measurements', 'PeakMemory',
-    'build_benchmark_model', 'check_same_output', 'count_backbone_complexity', 'cp_summary_line',
-    'default_peer', 'describe_environment', 'format_markdown', 'format_plain', 'image_size',
-    'list_models', 'measure', 'notes_text', 'print_report', 'release_freed_memory', 'run_benchmark',
-    'run_measurement', 'size_label', 'weight_transfer', 'table_rows', 'uses_cpu_kernels',
-    'uses_gpu_kernels', 'worker_main'
+    'build_benchmark_model', 'canonical_name', 'check_same_output', 'count_backbone_complexity',
+    'cp_summary_line', 'default_peer', 'describe_environment', 'format_markdown', 'format_plain',
+    'image_size', 'list_models', 'measure', 'notes_text', 'print_report', 'release_freed_memory',
+    'run_benchmark', 'run_measurement', 'size_label', 'weight_transfer', 'table_rows',
+    'uses_cpu_kernels', 'uses_gpu_kernels', 'worker_main'
 ]

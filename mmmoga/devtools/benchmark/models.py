@@ -1,8 +1,13 @@
 """What the benchmark can measure: our backbones and their peers (mmpretrain, timm), by name.
 
+Our backbones are named as :func:`mmmoga.create_backbone` names them (``moganet_s``,
+``hornet_t_7x7``, ``hornet_t_gf``), with ``_ref`` for the official op sequence and ``_cls`` for
+the classification form; :func:`canonical_name` also takes hyphens (``moganet-s``) and a
+family's default variant left out (``hornet-t`` for ``hornet_t_7x7``).
 ``BENCHMARK_MODELS[name].build(with_cp)`` builds a model; entries that share a weight layout get
 the same weights (:func:`weight_transfer`) for the identical-output check.
 """
+import difflib
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Type
 
@@ -19,7 +24,8 @@ class Entry:
     (:func:`weight_transfer`; a peer from another library brings its ``transfer``, which copies
     its weights into ours) for the identical-output check; ``peer_of`` names the models
     this one is the default peer of; ``cpu_kernels`` / ``gpu_kernels``: whether the model runs
-    :mod:`mmmoga.models.layers.cpu_ops` / :mod:`~mmmoga.models.layers.gpu_ops`.
+    :mod:`mmmoga.models.layers.cpu_ops` / :mod:`~mmmoga.models.layers.gpu_ops`; ``aliases``:
+    other names that :func:`canonical_name` takes for it (besides the hyphenated name).
     """
     name: str
     build: Callable[[bool, Optional[bool]], nn.Module]
@@ -31,6 +37,7 @@ class Entry:
     cpu_kernels: bool = False
     gpu_kernels: bool = False
     transfer: Optional[Callable[[nn.Module, nn.Module], None]] = None
+    aliases: Tuple[str, ...] = ()
 
 
 def _mmmoga(backbone: Type[nn.Module], **kwargs) -> Callable[[bool, Optional[bool]], nn.Module]:
@@ -81,38 +88,58 @@ def arch_names(backbone: Type[nn.Module]) -> List[Tuple[str, str]]:
 def _family_entries(backbone) -> List[Entry]:
     """Every arch and variant of one of our families, dense (4 outputs), in its classification
     form where it has one, and with ``reference_ops=True`` (the official op sequence) where it
-    has kernels to leave."""
+    has kernels to leave; the default variant (no arguments) also under the name without it."""
     entries = []
     family = backbone.__name__.lower()
     reference = backbone.uses_cpu_kernels or backbone.uses_gpu_kernels
     for short, arch in arch_names(backbone):
         for variant, variant_kwargs in backbone.variants.items():
-            name = f'{family}-{short}' + (f'-{variant}' if variant else '')
+            name = '_'.join(filter(None, (family, short.replace('-', '_'), variant)))
+            alias = f'{family}_{short}' if variant and not variant_kwargs else None
+
+            def aliases(suffix: str = '') -> Tuple[str, ...]:
+                return (alias + suffix, ) if alias else ()
+
             label = f'{backbone.__name__}-{short.upper()}' + (f' {variant.upper()}'
-                                                              if variant else '')
-            layout = f'{family}-{{}}' + (f'-{variant}' if variant else '')
+                                                              if variant_kwargs else '')
+            layout = f'{family}-{{}}' + (f'-{variant}' if variant_kwargs else '')
             kernels = dict(
                 cpu_kernels=backbone.uses_cpu_kernels, gpu_kernels=backbone.uses_gpu_kernels)
             dense = dict(arch=arch, out_indices=(0, 1, 2, 3), **variant_kwargs)
             entries.append(
-                Entry(name, _mmmoga(backbone, **dense), 'mmmoga', f'{label}, 4 outputs',
-                      layout.format('dense'), label, **kernels))
+                Entry(
+                    name,
+                    _mmmoga(backbone, **dense),
+                    'mmmoga',
+                    f'{label}, 4 outputs',
+                    layout.format('dense'),
+                    label,
+                    aliases=aliases(),
+                    **kernels))
             if reference:
                 entries.append(
                     Entry(
-                        f'{name}-ref',
+                        f'{name}_ref',
                         _mmmoga(backbone, reference_ops=True, **dense),
                         'mmmoga',
                         f'{label} computed op by op as the official code writes it (the speed '
                         'reference)',
                         layout.format('dense'),
                         label,
-                        peer_of=(name, )))
+                        peer_of=(name, ),
+                        aliases=aliases('_ref')))
             if backbone.classification_form is not None:
                 cls = dict(arch=arch, **variant_kwargs, **backbone.classification_form)
                 entries.append(
-                    Entry(f'{name}-cls', _mmmoga(backbone, **cls), 'mmmoga',
-                          f'{label}, classification form', layout.format('cls'), label, **kernels))
+                    Entry(
+                        f'{name}_cls',
+                        _mmmoga(backbone, **cls),
+                        'mmmoga',
+                        f'{label}, classification form',
+                        layout.format('cls'),
+                        label,
+                        aliases=aliases('_cls'),
+                        **kernels))
     return entries
 
 
@@ -136,54 +163,58 @@ def _peer_entries() -> List[Entry]:
     entries = []
     four = (0, 1, 2, 3)
     for short, arch in (('t', 'tiny'), ('s', 'small'), ('b', 'base'), ('l', 'large')):
-        for gf in ('', '-gf'):
-            ours, label = f'hornet-{short}{gf}', f'mmpretrain HorNet-{short.upper()}{gf.upper()}'
+        for mixer, gf in (('7x7', ''), ('gf', '-gf')):
+            ours = f'hornet_{short}_{mixer}'
+            label = f'mmpretrain HorNet-{short.upper()}{gf.upper()}'
+            alias = (f'mmpretrain_hornet_{short}', ) if not gf else ()
             entries += [
                 Entry(
-                    f'mmpretrain-{ours}',
+                    f'mmpretrain_{ours}',
                     _mmpretrain(
                         'HorNet', arch=arch + gf, out_indices=four, gap_before_final_norm=False),
                     'mmpretrain',
                     f'{label}, 4 normed outputs',
                     f'hornet-dense{gf}',
                     peer_of=(ours, ),
-                    transfer=_hornet_transfer('dense')),
+                    transfer=_hornet_transfer('dense'),
+                    aliases=alias),
                 Entry(
-                    f'mmpretrain-{ours}-cls',
+                    f'mmpretrain_{ours}_cls',
                     _mmpretrain(
                         'HorNet', arch=arch + gf, out_indices=(3, ), gap_before_final_norm=True),
                     'mmpretrain',
                     f'{label}, classification trunk',
                     f'hornet-cls{gf}',
-                    peer_of=(f'{ours}-cls', ),
-                    transfer=_hornet_transfer('cls')),
+                    peer_of=(f'{ours}_cls', ),
+                    transfer=_hornet_transfer('cls'),
+                    aliases=tuple(a + '_cls' for a in alias)),
             ]
     for short, arch in (('a', 'atto'), ('t', 'tiny'), ('s', 'small'), ('b', 'base')):
         entries.append(
             Entry(
-                f'timm-inceptionnext-{short}',
+                f'timm_inceptionnext_{short}',
                 _timm(f'inception_next_{arch}'),
                 'timm',
                 f'timm inception_next_{arch}, features_only, 4 outputs',
-                peer_of=(f'inceptionnext-{short}', )))
+                peer_of=(f'inceptionnext_{short}', )))
     for short, arch in (('t', 'tiny'), ('s', 'small'), ('b', 'base'), ('l', 'large')):
         convnext = dict(arch=arch, gap_before_final_norm=False, frozen_stages=0)
         entries += [
             Entry(
-                f'convnext-{short}',
+                f'convnext_{short}',
                 _mmpretrain('ConvNeXt', out_indices=four, **convnext),
                 'mmpretrain',
                 f'mmpretrain ConvNeXt-{short.upper()}, 4 normed outputs',
-                peer_of=(f'inceptionnext-{short}', )),
+                peer_of=(f'inceptionnext_{short}', )),
             Entry(
-                f'convnext-{short}-cls',
+                f'convnext_{short}_cls',
                 _mmpretrain(
                     'ConvNeXt', out_indices=(3, ), **dict(convnext, gap_before_final_norm=True)),
                 'mmpretrain',
                 f'mmpretrain ConvNeXt-{short.upper()}, classification trunk (pooled + final '
                 'norm)',
-                peer_of=(f'inceptionnext-{short}-cls', )),
-            Entry(f'timm-convnext-{short}', _timm(f'convnext_{arch}'), 'timm',
+                peer_of=(f'inceptionnext_{short}_cls', )),
+            Entry(f'timm_convnext_{short}', _timm(f'convnext_{arch}'), 'timm',
                   f'timm convnext_{arch}, features_only, 4 outputs'),
         ]
     return entries
@@ -198,6 +229,22 @@ def benchmark_models() -> Dict[str, Entry]:
 
 
 BENCHMARK_MODELS: Dict[str, Entry] = benchmark_models()
+
+
+def canonical_name(name: str, what: str = 'model') -> str:
+    """The table's name of ``name``: itself, its hyphenated form (``moganet-s``), or an alias
+    (``hornet-t`` for ``hornet_t_7x7``). A ``KeyError`` names the closest names and lists the
+    valid ones otherwise (``what``: how the message calls the name)."""
+    key = name.lower().replace('-', '_')
+    if key in BENCHMARK_MODELS:
+        return key
+    for entry in BENCHMARK_MODELS.values():
+        if key in entry.aliases:
+            return entry.name
+    close = difflib.get_close_matches(key, list(BENCHMARK_MODELS), n=3)
+    hint = f'did you mean {", ".join(close)}? ' if close else ''
+    raise KeyError(f'unknown {what} {name!r}; {hint}valid choices: '
+                   f'{", ".join(sorted(BENCHMARK_MODELS))}')
 
 
 def list_models() -> None:

@@ -1,7 +1,12 @@
 """Reporting a benchmark run: its table (plain or Markdown), notes, environment and summary line."""
+import datetime
 import math
+import os
 import platform
+import shlex
 import statistics
+import subprocess
+import sys
 from typing import List, Optional, Sequence, Tuple
 
 import torch
@@ -167,8 +172,52 @@ def format_markdown(header: List[str],
     return '\n'.join(lines)
 
 
+def _script(path: str) -> str:
+    """How a command names the script at ``path``: ``python tools/...`` in the checkout."""
+    from mmmoga.devtools import PACKAGE_PARENT
+    path = os.path.abspath(path)
+    if path.startswith(PACKAGE_PARENT + os.sep):
+        return 'python ' + os.path.relpath(path, PACKAGE_PARENT)
+    return os.path.basename(path)
+
+
+def _commit() -> str:
+    """The checkout's commit (``-dirty`` with uncommitted changes), or 'unknown'."""
+    from mmmoga.devtools import PACKAGE_PARENT
+    try:
+        commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'],
+                                cwd=PACKAGE_PARENT,
+                                capture_output=True,
+                                text=True,
+                                timeout=10).stdout.strip()
+        dirty = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no'],
+                               cwd=PACKAGE_PARENT,
+                               capture_output=True,
+                               text=True,
+                               timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return 'unknown'
+    return (commit + '-dirty' * bool(dirty)) if commit else 'unknown'
+
+
+def _memory_gib() -> Optional[float]:
+    try:
+        with open('/proc/meminfo') as f:
+            kib = next(int(line.split()[1]) for line in f if line.startswith('MemTotal'))
+        return round(kib / 2**20, 1)
+    except (OSError, StopIteration, ValueError):
+        return None
+
+
 def describe_environment(args) -> dict:
+    """What a figure needs beside it: the command, the date (UTC), the commit, the machine
+    (device, CPU cores, memory) and the library versions."""
     env = dict(
+        command=' '.join([_script(sys.argv[0])] + [shlex.quote(a) for a in sys.argv[1:]]),
+        date=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d'),
+        commit=_commit(),
+        cpu_cores=os.cpu_count(),
+        memory_gib=_memory_gib(),
         torch=torch.__version__,
         python=platform.python_version(),
         device=args.device,

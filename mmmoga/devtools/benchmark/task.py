@@ -323,6 +323,17 @@ def _ratio(a: Optional[dict], b: Optional[dict], key: str) -> Optional[float]:
     return a[key] / b[key]
 
 
+def _median_round(results: List[dict]) -> dict:
+    """The (lower) median round by seconds per step, with every round's ``round_s_per_step``;
+    a single round as it is."""
+    if len(results) == 1:
+        return results[0]
+    timed = sorted((r for r in results if r.get('s_per_step')), key=lambda r: r['s_per_step'])
+    median = dict(timed[(len(timed) - 1) // 2]) if timed else dict(results[0])
+    median['round_s_per_step'] = [r.get('s_per_step') for r in results]
+    return median
+
+
 def run_task_benchmark(configs: Sequence[str],
                        batch: int = 2,
                        size: Tuple[int, int] = (800, 1333),
@@ -338,13 +349,19 @@ def run_task_benchmark(configs: Sequence[str],
                        log=None,
                        dtype: str = 'fp32',
                        part: str = 'model',
-                       modes: Sequence[str] = ('train', )) -> dict:
+                       modes: Sequence[str] = ('train', ),
+                       repeat: int = 1) -> dict:
     """Every config x ``with_cp`` setting (``'off'``, ``'on'`` or ``'both'``) x mode (``train``;
     with ``part='backbone'`` also ``infer``) x backbone ops (reference and default with
     ``compare_reference``, else the config's own); returns the report: ``rows`` (one per
     setting; a default row compared with its reference row has ``ratio``: ``time`` and
     ``memory``, after / before), ``environment`` and ``settings``. The configs are checked first
-    (:func:`check_configs`), so bad input fails before anything is timed."""
+    (:func:`check_configs`), so bad input fails before anything is timed.
+
+    With ``repeat`` > 1 each setting is measured in that many rounds, its ops interleaved
+    (reference, default, reference, ...): a row's ``result`` is its median round (with
+    ``round_s_per_step``), and ``round_ratios`` holds each round's after / before ``time``, whose
+    median is the figure to quote (a neighbour's load moves single rounds by 10-30%)."""
     check_configs(configs, cfg_options, compare_reference)
     ops = ('reference', 'default') if compare_reference else ('default', )
     rows = []
@@ -352,19 +369,23 @@ def run_task_benchmark(configs: Sequence[str],
         layout_option = _has_backbone_option(config, cfg_options, 'channels_last')
         for cp in CP_SETTINGS[with_cp]:
             for mode in modes:
-                measured = {}
+                rounds = {op: [] for op in ops}
+                for round_index in range(repeat):
+                    for op in ops:
+                        options = dict(cfg_options or {})
+                        options['model.backbone.with_cp'] = cp
+                        if compare_reference:
+                            options['model.backbone.reference_ops'] = op == 'reference'
+                            if op == 'reference' and layout_option:
+                                options['model.backbone.channels_last'] = False  # as official
+                        if log:
+                            log(f'[benchmark_task] {config} ops={op} with_cp={cp} {part} {mode}' +
+                                (f' round {round_index + 1}/{repeat}' if repeat > 1 else ''))
+                        rounds[op].append(
+                            benchmark_task(config, options, batch, size, iters, warmup, threads,
+                                           device, isolate, timeout, dtype, part, mode))
+                measured = {op: _median_round(results) for op, results in rounds.items()}
                 for op in ops:
-                    options = dict(cfg_options or {})
-                    options['model.backbone.with_cp'] = cp
-                    if compare_reference:
-                        options['model.backbone.reference_ops'] = op == 'reference'
-                        if op == 'reference' and layout_option:
-                            options['model.backbone.channels_last'] = False  # as official code
-                    if log:
-                        log(f'[benchmark_task] {config} ops={op} with_cp={cp} {part} {mode}')
-                    measured[op] = benchmark_task(config, options, batch, size, iters, warmup,
-                                                  threads, device, isolate, timeout, dtype, part,
-                                                  mode)
                     label = op
                     if not compare_reference:  # the config's own ops, as built
                         built = (measured[op].get('backbone') or {}).get('reference_ops')
@@ -375,6 +396,10 @@ def run_task_benchmark(configs: Sequence[str],
                     rows[-1]['ratio'] = dict(
                         time=_ratio(measured['default'], measured['reference'], 's_per_step'),
                         memory=_ratio(measured['default'], measured['reference'], 'peak_mb'))
+                    rows[-1]['round_ratios'] = dict(time=[
+                        _ratio(after, before, 's_per_step')
+                        for before, after in zip(rounds['reference'], rounds['default'])
+                    ])
     environment = describe_environment(types.SimpleNamespace(device=device, threads=threads))
     settings = dict(
         dtype=dtype,
@@ -387,7 +412,8 @@ def run_task_benchmark(configs: Sequence[str],
         with_cp=with_cp,
         compare_reference=compare_reference,
         cfg_options=dict(cfg_options or {}),
-        isolate=isolate)
+        isolate=isolate,
+        repeat=repeat)
     return dict(environment=environment, settings=settings, rows=rows)
 
 
@@ -457,6 +483,13 @@ def task_notes(report: dict) -> List[str]:
                      'official op-by-op block in NCHW, "before"), default = as the config builds '
                      'the backbone ("after"); time x and mem x = default / reference with the '
                      'same with_cp (<1: faster / smaller).')
+    if settings.get('repeat', 1) > 1:
+        notes.append(f'each row: its median of {settings["repeat"]} rounds, the ops interleaved' +
+                     ('; time x of each round: ' + '; '.join(
+                         f'{row["config"]} {row["mode"]} with_cp={row["with_cp"]}: ' +
+                         ', '.join(format_number(r, 2) for r in row['round_ratios']['time'])
+                         for row in report['rows']
+                         if 'round_ratios' in row) if settings['compare_reference'] else '') + '.')
     for row in report['rows']:
         if 'error' in row['result']:
             notes.append(f'error: {row["config"]} ops={row["ops"]} with_cp={row["with_cp"]}: '

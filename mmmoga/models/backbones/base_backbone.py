@@ -121,7 +121,8 @@ class BaseBackbone(BaseModule):
     #: :mod:`~mmmoga.models.layers.cpu_ops`, MogaNet's folded scales) rather than the official op
     #: sequence, in the same form as :attr:`measured_channels_last`
     measured_fast_ops: Dict[str, Tuple[str, ...]] = {'cpu': ('*', )}
-    #: named variants built from every arch besides the plain one (``''``), e.g. HorNet's GF mixer
+    #: named variants built from every arch, name -> arguments (the one without arguments is the
+    #: default, named ``''`` where the family has one kind): HorNet's ``7x7`` and ``gf`` mixers
     variants: Dict[str, dict] = {'': {}}
     #: the arguments that build the classification form (the official classifier's trunk, which
     #: :class:`~mmmoga.models.classifiers.OfficialImageClassifier` completes); None: no such form

@@ -168,7 +168,7 @@ class HorNet(BaseBackbone):
             embed_dims=[192, 384, 768, 1536], depths=[2, 3, 18, 2], orders=[2, 3, 4, 5])),
     }  # yapf: disable
     arch_keys = frozenset({'embed_dims', 'depths', 'orders'})
-    variants = {'': {}, 'gf': dict(mixer='gf')}
+    variants = {'7x7': {}, 'gf': dict(mixer='gf')}
     named_models = {
         **{
             f'hornet_{size}_7x7': dict(arch=size)

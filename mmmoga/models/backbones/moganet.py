@@ -499,6 +499,8 @@ class MogaNet(BaseBackbone):
         stage_wise: downsamplers 0, ``blocks{i}.j`` -> j + 1 (the official rule reads the block
         index, not the stage index; kept as released), the rest ``num_layers + 1``.
         """
+        if decay_type not in ('layer_wise', 'stage_wise'):
+            raise ValueError(f"decay_type must be 'layer_wise' or 'stage_wise', got {decay_type!r}")
         parts = param_name.split('.')
         kind = parts[0].rstrip('0123456789')
         if kind not in ('patch_embed', 'blocks'):
@@ -506,8 +508,6 @@ class MogaNet(BaseBackbone):
         stage = int(parts[0][len(kind):])
         if decay_type == 'stage_wise':
             return 0 if kind == 'patch_embed' else int(parts[1]) + 1
-        if decay_type != 'layer_wise':
-            raise ValueError(f"decay_type must be 'layer_wise' or 'stage_wise', got {decay_type!r}")
         if stage == 4:
             return num_layers
         if kind == 'patch_embed':
