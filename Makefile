@@ -3,7 +3,8 @@
 #               print bbox/segm AP and draw the predictions into a PNG
 #   make test   set up the stack and run the test suite
 #   make lint   flake8, isort and yapf as .pre-commit-config.yaml runs them (settings in setup.cfg),
-#               and the model-zoo pages (docs/model_zoo/) against the metafiles
+#               the model-zoo pages (docs/model_zoo/) against the metafiles, the import rules,
+#               and docs/figures.md against the benchmarks' JSON and the README's quotes
 #   make format rewrite the tree with isort and yapf (then `make lint` passes what they can fix)
 #   make test-min-torch  the backbone tests on the lowest torch of setup.py, in a fresh venv (not
 #               part of `make test`)
@@ -46,6 +47,7 @@ lint:
 	$(PYTHON) -m yapf --diff --recursive --exclude "mmmoga/.mim/*" $(LINT_PATHS)
 	$(PYTHON) tools/model_zoo.py docs --check
 	$(PYTHON) tools/misc/check_imports.py
+	$(PYTHON) tools/misc/figures.py check
 
 format:
 	$(PYTHON) -m isort $(LINT_PATHS)

@@ -74,3 +74,32 @@ def read_task_library_metafiles_once():
     config_utils.load = load
     yield
     config_utils.load = original
+
+
+@pytest.fixture(autouse=True, scope='session')
+def read_each_config_once():
+    """Parse each config of ``configs/`` once per test session; every ``Config.fromfile`` of it
+    returns a fresh deep copy (change it freely). Parsing resolves the ``mmdet::``-style bases and
+    the shared ``_base_`` files again for every call, and the suite reads every config in several
+    test files. Files elsewhere (a test's own config) are parsed on every call. Test speed only."""
+    import copy
+    import os.path as osp
+
+    from mmengine.config import Config
+
+    configs = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs') + osp.sep
+    original = Config.fromfile
+    cache = {}
+
+    def fromfile(filename, *args, **kwargs):
+        path = osp.abspath(str(filename))
+        if not path.startswith(configs):
+            return original(filename, *args, **kwargs)
+        key = (path, os.stat(path).st_mtime_ns, args, tuple(sorted(kwargs.items())))
+        if key not in cache:
+            cache[key] = original(filename, *args, **kwargs)
+        return copy.deepcopy(cache[key])
+
+    Config.fromfile = staticmethod(fromfile)
+    yield
+    Config.fromfile = staticmethod(original)

@@ -1,7 +1,7 @@
-"""ImageNet-1K configs (configs/imagenet_*.py): every variant of the four families builds with the
-official parameter count, follows its official recipe, and evaluates an official-layout checkpoint
+"""ImageNet-1K configs (configs/imagenet_*.py): every variant of the four families builds the
+official classifier (its parameter count, the official one, is checked from its metafile entry in
+tests/test_model_zoo.py), follows its official recipe, and evaluates an official-layout checkpoint
 (un-prefixed keys, official head) through mmengine's loader with the official logits."""
-import functools
 import glob
 import os.path as osp
 
@@ -17,18 +17,6 @@ from mmmoga.models import Conv2Former, HorNet, InceptionNeXt, MogaNet
 from numeric_fixtures import deterministic_input, deterministic_state_dict
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-
-
-@pytest.fixture(autouse=True, scope='module')
-def memoised_mmpretrain_metafiles():
-    """mmengine re-reads mmpretrain's ~250 metafiles for every ``mmpretrain::`` base it resolves
-    (about 0.7 s each); read each file once in this module. Test speed only."""
-    import mmengine.config.utils as config_utils
-    original = config_utils.load
-    config_utils.load = functools.lru_cache(maxsize=None)(original)
-    yield
-    config_utils.load = original
-
 
 CONFIGS = sorted(
     osp.basename(p)[len('imagenet_'):-3]

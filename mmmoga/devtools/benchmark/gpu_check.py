@@ -44,6 +44,7 @@ from mmmoga.registry import MODELS as REGISTRY
 from .. import PACKAGE_PARENT
 from .kernel_check import KERNEL_CASES, check_kernel_case, kernel_cases
 from .measure import time_steps, training_step
+from .report import git_commit
 
 #: the models measured, as :func:`mmmoga.create_backbone` names them -> their label
 MODELS = {
@@ -545,7 +546,7 @@ def run_gpu_check(device: str = 'cuda',
         dict(
             kind='run',
             date=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
-            commit=commit or _git_commit(),
+            commit=commit or git_commit(),
             mode=mode,
             device=device,
             host=platform.node(),
@@ -573,17 +574,6 @@ def run_gpu_check(device: str = 'cuda',
     _log(f'[gpu_check] {time.time() - start:.0f} s in all; results in {out}' +
          (f', table in {markdown}' if markdown else ''))
     return records
-
-
-def _git_commit() -> str:
-    try:
-        return subprocess.run(['git', 'rev-parse', '--short', 'HEAD'],
-                              capture_output=True,
-                              text=True,
-                              cwd=PACKAGE_PARENT,
-                              timeout=10).stdout.strip() or 'unknown'
-    except (OSError, subprocess.SubprocessError):
-        return 'unknown'
 
 
 # -------------------------------------------------------------------------------------- report

@@ -181,7 +181,7 @@ def _script(path: str) -> str:
     return os.path.basename(path)
 
 
-def _commit() -> str:
+def git_commit() -> str:
     """The checkout's commit (``-dirty`` with uncommitted changes), or 'unknown'."""
     from mmmoga.devtools import PACKAGE_PARENT
     try:
@@ -215,7 +215,7 @@ def describe_environment(args) -> dict:
     env = dict(
         command=' '.join([_script(sys.argv[0])] + [shlex.quote(a) for a in sys.argv[1:]]),
         date=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d'),
-        commit=_commit(),
+        commit=git_commit(),
         cpu_cores=os.cpu_count(),
         memory_gib=_memory_gib(),
         torch=torch.__version__,
