@@ -93,16 +93,17 @@ def check_layer_scale_init_value(build):
 
 def check_drop_path_rises_linearly(build):
     """Stochastic depth rises linearly over the blocks from 0 (the first block has none) to
-    ``drop_path_rate`` (the last block)."""
+    ``drop_path_rate`` (the last block): each block's rate, from its ``drop_path`` module
+    (``DropPath.drop_prob``, ``Identity`` for 0) or its own ``drop_path_rate``."""
     model = build(drop_path_rate=0.5)
-    rates = [
-        getattr(m, 'drop_prob', 0.) for n, m in model.named_modules()
-        if n.rsplit('.', 1)[-1] == 'drop_path'
-    ]
-    assert len(rates) >= model.num_stages
+    rates = []
+    for module in model.modules():
+        if isinstance(getattr(module, 'drop_path', None), nn.Module):
+            rates.append(getattr(module.drop_path, 'drop_prob', 0.))
+        elif module is not model and isinstance(getattr(module, 'drop_path_rate', None), float):
+            rates.append(module.drop_path_rate)
+    assert len(rates) >= model.num_stages, rates
     assert rates == pytest.approx(torch.linspace(0, 0.5, len(rates)).tolist())
-    assert isinstance(
-        next(m for n, m in model.named_modules() if n.endswith('drop_path')), nn.Identity)
 
 
 def check_arch_aliases(backbone):

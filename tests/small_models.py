@@ -19,8 +19,9 @@ from mmmoga.models import Conv2Former, HorNet, InceptionNeXt, MogaNet
 
 #: every custom arch the tests build, by family: ``small`` (every stage and block kind, two
 #: blocks in stage 3), ``tiny`` (narrowest, one block a stage: argument checks, training loops,
-#: Triton kernels in its slow interpreter) and ``deep`` (stage 3 deep enough for the 12 layer ids
-#: of layer-wise LR decay)
+#: Triton kernels in its slow interpreter), ``two_blocks`` (two blocks in stages 2 and 3, small
+#: kernels: the shapes and values the family tests pin) and ``deep`` (stage 3 deep enough for the
+#: 12 layer ids of layer-wise LR decay)
 ARCHS = {
     'moganet':
     dict(
@@ -43,7 +44,10 @@ ARCHS = {
             embed_dims=[8, 16, 24, 32],
             depths=[1, 1, 1, 1],
             mlp_ratios=[2, 2, 2, 2],
-            kernel_size=11)),
+            kernel_size=11),
+        two_blocks=dict(
+            embed_dims=[8, 16, 24, 32], depths=[1, 2, 2, 1], mlp_ratios=[4, 4, 4, 4],
+            kernel_size=5)),
     'inceptionnext':
     dict(
         small=dict(
@@ -57,7 +61,13 @@ ARCHS = {
             depths=[1, 1, 1, 1],
             mlp_ratios=[2, 2, 2, 2],
             band_kernel_size=5,
-            branch_ratio=0.125)),
+            branch_ratio=0.125),
+        two_blocks=dict(
+            embed_dims=[16, 32, 48, 64],
+            depths=[1, 2, 2, 1],
+            mlp_ratios=[4, 4, 4, 3],
+            band_kernel_size=5,
+            branch_ratio=0.25)),
 }
 
 

@@ -347,9 +347,9 @@ def test_gpu_table_settings_peers_baseline_and_dense_steps(bench, monkeypatch, c
 
 @pytest.mark.parametrize('model', ['moganet_xt', 'hornet_t_gf', 'conv2former_n', 'inceptionnext_a'])
 def test_every_family_with_kernels_is_checked_against_its_reference_ops(model):
-    """Each family's ``-ref`` model (``reference_ops=True``) is its default peer, and gets the
+    """Each family's ``_ref`` model (``reference_ops=True``) is its default peer, and gets the
     identical-output check (the weights copied by key)."""
-    reference = f'{model}-ref'
+    reference = f'{model}_ref'
     assert benchmark.BENCHMARK_MODELS[reference].source == 'mmmoga'
     assert benchmark.default_peer(model, [model, reference, 'convnext_t']) == reference
     result = benchmark.check_same_output(model, reference, 64)

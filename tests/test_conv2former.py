@@ -30,7 +30,7 @@ OFFICIAL = {
 B_22K_CLASSIFIER = 88_784_952
 PRED_PARAMS = 1280 * 1000 + 1000  # official ``pred`` = Linear(1280, 1000)
 
-TINY = ARCHS['conv2former']['small']
+TINY = ARCHS['conv2former']['two_blocks']
 
 # Official conv2former_n (kernel 7) with deterministic_state_dict() weights, deterministic_input():
 # per output [mean, abs-mean, flat[0], flat[numel // 3], flat[-1]] of the stage 0..3 outputs, the
@@ -233,14 +233,14 @@ def test_pretrained_official_layout_loads(tmp_path, layout, mm_log):
 
 
 def test_pretrained_kernel_mismatch_is_explained(tmp_path):
-    source = Conv2Former(dict(TINY, kernel_size=9))
-    path = str(tmp_path / 'k9.pth')
+    source = Conv2Former(dict(TINY, kernel_size=7))
+    path = str(tmp_path / 'k7.pth')
     torch.save(_official_checkpoint(source, with_classifier=False), path)
     model = Conv2Former(TINY, init_cfg=dict(type='Pretrained', checkpoint=path))
-    with pytest.raises(ValueError, match='kernel_size=9'):
+    with pytest.raises(ValueError, match='kernel_size=7'):
         model.init_weights()
     Conv2Former(
-        TINY, kernel_size=9, init_cfg=dict(type='Pretrained', checkpoint=path)).init_weights()
+        TINY, kernel_size=7, init_cfg=dict(type='Pretrained', checkpoint=path)).init_weights()
 
 
 def test_default_init_is_official():

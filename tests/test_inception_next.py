@@ -29,7 +29,7 @@ OFFICIAL = {
     'base': (80_444_192, 610),
 }
 
-TINY = ARCHS['inceptionnext']['small']
+TINY = ARCHS['inceptionnext']['two_blocks']
 
 # Official inceptionnext_atto with deterministic_state_dict() weights on deterministic_input():
 # per output [mean, abs-mean, flat[0], flat[numel // 3], flat[-1]] of the stage 0..3 outputs and of
