@@ -16,7 +16,7 @@ Steps (each handles one trap of today's stack):
      index's nvcc wheel), and checked: RoIAlign and nms on CUDA tensors must match the CPU, or it
      stops (``--cpu-only-mmcv`` opts out). The wheel is cached per torch build and ops (``cpu``, or
      torch's CUDA and the arch list) in ``$MMMOGA_CACHE`` (default ``~/.cache/mmmoga``), so the
-     build (about 10 min on 2 cores with the CPU ops, longer with CUDA ops) happens once per
+     build (about 6-10 min on 2 cores with the CPU ops, longer with CUDA ops) happens once per
      machine.
   5. mmdet, mmsegmentation (+ its undeclared ``ftfy``/``regex``), mmpretrain.
   6. mmpose without its deps (it declares ``chumpy``, which does not build and top-down models do
@@ -497,7 +497,7 @@ def build_mmcv(facts: CudaFacts, wheel_dir: str, cpu_only: bool) -> None:
             os.remove(link)
         os.symlink(plan.cudart, link)
     os.makedirs(wheel_dir, exist_ok=True)
-    time_note = 'longer with the CUDA ops' if plan.cuda else 'about 10 min on 2 cores'
+    time_note = 'longer with the CUDA ops' if plan.cuda else 'about 6-10 min on 2 cores'
     log(f'building mmcv {PINS["mmcv"]} with ops from source ({time_note}); the wheel is cached in '
         f'{wheel_dir}')
     cmd = [
