@@ -22,9 +22,7 @@ CONFIGS = sorted(
     osp.basename(p)[len('imagenet_'):-3]
     for p in glob.glob(osp.join(ROOT, 'configs', 'imagenet_*.py')) if not p.endswith('_toy.py'))
 
-
-def metafile_entry(name):
-    return {e['Name']: e for e in metafiles.load_entries(ROOT)}[f'imagenet_{name}']
+ENTRIES = {e['Name']: e for e in metafiles.load_entries(ROOT)}
 
 
 def load(name):
@@ -47,7 +45,7 @@ def test_config_is_an_official_classifier(name):
     cfg = load(name)
     assert cfg.default_scope == 'mmpretrain'
     assert cfg.model.type == 'OfficialImageClassifier'
-    assert metafile_entry(name)['Config'] == f'configs/imagenet_{name}.py'
+    assert ENTRIES[f'imagenet_{name}']['Config'] == f'configs/imagenet_{name}.py'
 
 
 RECIPES = {  # name: (drop path, lr, weight decay, batch per GPU, base batch, EMA, epochs)

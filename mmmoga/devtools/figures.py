@@ -150,7 +150,7 @@ def read_figure(root: str, figure: Figure) -> dict:
         machine=f'{machine}, torch {env.get("torch", "?")}')
 
 
-def render_page(root: str, figures: Sequence[Figure] = FIGURES) -> str:
+def _page(figures: Sequence[Figure], infos: Sequence[dict]) -> str:
     lines = [
         '# Headline figures', '', GENERATED, '',
         'The figures the README quotes, each the median over interleaved rounds of a benchmark '
@@ -159,8 +159,7 @@ def render_page(root: str, figures: Sequence[Figure] = FIGURES) -> str:
         'command with `--json docs/figures/<file>`, then `python tools/misc/figures.py render`, '
         'and quote the new text in the README (`make lint` checks that it does).', ''
     ]
-    for figure in figures:
-        info = read_figure(root, figure)
+    for figure, info in zip(figures, infos):
         rounds = '; '.join(f'{label}: ' + ', '.join(f'{v:.2f}' for v in values)
                            for label, values in info['rounds'].items())
         lines += [
@@ -172,26 +171,29 @@ def render_page(root: str, figures: Sequence[Figure] = FIGURES) -> str:
     return '\n'.join(lines)
 
 
+def render_page(root: str, figures: Sequence[Figure] = FIGURES) -> str:
+    return _page(figures, [read_figure(root, figure) for figure in figures])
+
+
 def check(root: str, figures: Sequence[Figure] = FIGURES) -> List[str]:
     """The problems: a figure that cannot be read, a stale page, a README that does not quote a
     figure as the page states it."""
     try:
-        page = render_page(root, figures)
+        infos = [read_figure(root, figure) for figure in figures]
     except FigureError as error:
         return [str(error)]
     problems = []
     path = osp.join(root, PAGE)
     current = open(path, encoding='utf-8').read() if osp.isfile(path) else None
-    if current != page:
+    if current != _page(figures, infos):
         problems.append(f'{PAGE} is not what {FIGURES_DIR}/*.json give: run '
                         '`python tools/misc/figures.py render`')
     with open(osp.join(root, README), encoding='utf-8') as f:
         readme = f.read()
-    for figure in figures:
-        quote = read_figure(root, figure)['quote']
-        if quote not in readme:
+    for figure, info in zip(figures, infos):
+        if info['quote'] not in readme:
             problems.append(f'{README} does not quote {figure.key} as {PAGE} states it: '
-                            f'"{quote}"')
+                            f'"{info["quote"]}"')
         if f'{PAGE}#{figure.key}' not in readme:
             problems.append(f'{README} does not link {figure.key} ({PAGE}#{figure.key})')
     return problems

@@ -11,6 +11,8 @@ from typing import List, Optional, Sequence, Tuple
 
 import torch
 
+from .. import PACKAGE_PARENT
+
 MODES = ('infer', 'train')
 
 
@@ -174,7 +176,6 @@ def format_markdown(header: List[str],
 
 def _script(path: str) -> str:
     """How a command names the script at ``path``: ``python tools/...`` in the checkout."""
-    from mmmoga.devtools import PACKAGE_PARENT
     path = os.path.abspath(path)
     if path.startswith(PACKAGE_PARENT + os.sep):
         return 'python ' + os.path.relpath(path, PACKAGE_PARENT)
@@ -183,7 +184,6 @@ def _script(path: str) -> str:
 
 def git_commit() -> str:
     """The checkout's commit (``-dirty`` with uncommitted changes), or 'unknown'."""
-    from mmmoga.devtools import PACKAGE_PARENT
     try:
         commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'],
                                 cwd=PACKAGE_PARENT,

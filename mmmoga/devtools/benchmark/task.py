@@ -363,6 +363,8 @@ def run_task_benchmark(configs: Sequence[str],
     ``round_s_per_step``), and ``round_ratios`` holds each round's after / before ``time``, whose
     median is the figure to quote (a neighbour's load moves single rounds by 10-30%)."""
     check_configs(configs, cfg_options, compare_reference)
+    # the commit and date of the code measured, before anything in the tree can change
+    environment = describe_environment(types.SimpleNamespace(device=device, threads=threads))
     ops = ('reference', 'default') if compare_reference else ('default', )
     rows = []
     for config in configs:
@@ -400,7 +402,6 @@ def run_task_benchmark(configs: Sequence[str],
                         _ratio(after, before, 's_per_step')
                         for before, after in zip(rounds['reference'], rounds['default'])
                     ])
-    environment = describe_environment(types.SimpleNamespace(device=device, threads=threads))
     settings = dict(
         dtype=dtype,
         part=part,
