@@ -32,9 +32,11 @@ demo: setup
 		--out $(TOY_WORK_DIR)/curves.png
 
 # tests/test_compile.py (torch.compile, several minutes of inductor builds on 2 cores) is left out:
-# run it with `python -m pytest tests/test_compile.py`
+# run it with `python -m pytest tests/test_compile.py`. The tests run in TEST_WORKERS pytest-xdist
+# processes (each with its share of the cores, tests/conftest.py), handed out one test at a time.
+TEST_WORKERS ?= 2
 test: setup
-	$(PYTHON) -m pytest tests -q -m "not compile"
+	$(PYTHON) -m pytest tests -q -m "not compile" -n $(TEST_WORKERS) --dist worksteal
 
 # a fresh venv in a temporary directory with only the backbone requirements and torch==X.Y.0 for
 # setup.py's torch>=X.Y (tools/misc/test_min_torch.py; --torch VERSION tries another)

@@ -86,6 +86,6 @@ if __name__ == '__main__':
                         for rs in TASK_EXTRAS.values()
                         for r in rs}),
             mim=['openmim'],
-            tests=['pytest']),
+            tests=['pytest', 'pytest-xdist']),
         zip_safe=False,
     )

@@ -3,7 +3,15 @@ import os
 import uuid
 
 import pytest
-import torch
+
+# `make test` runs the suite in pytest-xdist workers; they share the machine's cores, so each
+# worker and the processes its tests start compute with an equal share of them (set before torch
+# is imported, which reads it).
+_WORKERS = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1'))
+if _WORKERS > 1:
+    os.environ.setdefault('OMP_NUM_THREADS', str(max(1, len(os.sched_getaffinity(0)) // _WORKERS)))
+
+import torch  # noqa: E402
 
 if not torch.cuda.is_available():
     # mmmoga's Triton kernels (tests/test_gpu_ops.py) are checked on CPU tensors by Triton's

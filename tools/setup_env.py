@@ -50,7 +50,7 @@ CACHE = os.environ.get('MMMOGA_CACHE', osp.expanduser('~/.cache/mmmoga'))
 MMPOSE_RUNTIME_DEPS = ['json_tricks', 'munkres', 'scipy', 'matplotlib', 'pillow', 'opencv-python']
 MIM_RUNTIME_DEPS = ['click', 'colorama', 'model-index', 'pandas', 'requests', 'rich', 'tabulate']
 # the test and lint tools pinned in stack.txt (pytest is not)
-TEST_TOOLS = ('flake8', 'isort', 'yapf', 'onnx', 'onnxruntime', 'timm')
+TEST_TOOLS = ('pytest-xdist', 'flake8', 'isort', 'yapf', 'onnx', 'onnxruntime', 'timm')
 MIM_LINK = osp.join(ROOT, 'mmmoga', '.mim', 'configs')
 
 
@@ -95,7 +95,7 @@ IMPORT_CHECKS = {
     'mmpose': 'import mmpose, json_tricks, munkres; from xtcocotools.coco import COCO',
     'mmmoga': f'import mmmoga, os; assert os.path.dirname(mmmoga.__path__[0]) == {ROOT!r}',
     'mim': 'import mim, modelindex, pandas; from mim.commands.search import get_model_info',
-    'pytest': 'import pytest, flake8, isort, yapf, onnx, onnxruntime, timm',
+    'pytest': 'import pytest, xdist, flake8, isort, yapf, onnx, onnxruntime, timm',
 }
 _PROBE = """
 import json, sys, warnings
