@@ -8,6 +8,8 @@
 #   make format rewrite the tree with isort and yapf (then `make lint` passes what they can fix)
 #   make test-min-torch  the backbone tests on the lowest torch of setup.py, in a fresh venv (not
 #               part of `make test`)
+#   make test-onedl  the task toy tests and config-build tests on the maintained onedl-* forks of
+#               OpenMMLab, in a fresh venv (not part of `make test`)
 PYTHON ?= python
 TOY_CONFIG := configs/mask_rcnn_moganet_xt_toy.py
 TOY_WORK_DIR := work_dirs/mask_rcnn_moganet_xt_toy
@@ -15,7 +17,7 @@ TOY_IMAGES := $(foreach i,1 2 3 4 5 6 7 8,data/toy/coco/val/00000$(i).jpg)
 
 LINT_PATHS := mmmoga tools tests configs setup.py
 
-.PHONY: setup demo test test-min-torch lint format
+.PHONY: setup demo test test-min-torch test-onedl lint format
 
 setup:
 	$(PYTHON) tools/setup_env.py
@@ -42,6 +44,11 @@ test: setup
 # setup.py's torch>=X.Y (tools/misc/test_min_torch.py; --torch VERSION tries another)
 test-min-torch:
 	$(PYTHON) tools/misc/test_min_torch.py
+
+# a fresh venv in a temporary directory set up with `tools/setup_env.py --stack onedl`, pip's dry
+# run of the documented install there, then the task tests (tools/misc/test_onedl.py)
+test-onedl:
+	$(PYTHON) tools/misc/test_onedl.py
 
 lint:
 	$(PYTHON) -m flake8 $(LINT_PATHS)

@@ -6,17 +6,23 @@ loading through :func:`mmmoga.utils.load_checkpoint_file` (``weights_only=True``
 scoped to each load; see :mod:`mmmoga.utils.checkpoint`). Nothing process-wide widens what
 ``torch.load`` accepts.
 
+It checks the OpenMMLab stack it finds, upstream or the ``onedl-*`` forks (:mod:`mmmoga.stack`).
 The backbones need only torch, mmengine and safetensors: where mmcv, a task library or OpenCV is
 missing, the parts built on it are left out and one warning names them
 (:mod:`mmmoga.task_libraries`).
 :func:`create_backbone` builds them by name, timm-style (:mod:`mmmoga.models.factory`).
 """
-from . import models, registry  # noqa: F401
-from .models import create_backbone, list_backbones
-from .task_libraries import import_task_part, warn_missing_task_libraries
-from .utils.checkpoint import register_mmengine_loaders
-from .version import __version__
+from .stack import check_stack, mend_mmseg_scope
 
+check_stack()  # the upstream OpenMMLab packages or their onedl-* forks, of the 2.x generation
+
+from . import models, registry  # noqa: F401,E402
+from .models import create_backbone, list_backbones  # noqa: E402
+from .task_libraries import import_task_part, warn_missing_task_libraries  # noqa: E402
+from .utils.checkpoint import register_mmengine_loaders  # noqa: E402
+from .version import __version__  # noqa: E402
+
+mend_mmseg_scope()  # `mmseg::` base configs under onedl-mmengine (see mmmoga.stack)
 import_task_part('mmmoga.engine')  # the hooks (mmengine's hooks import OpenCV)
 import_task_part('mmmoga.datasets')  # the AlignResize transform (mmcv) and the toy data sets
 register_mmengine_loaders()

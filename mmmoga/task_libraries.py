@@ -17,6 +17,8 @@ from collections import OrderedDict
 from types import ModuleType
 from typing import Dict, NamedTuple, Optional
 
+from .stack import LIBRARIES, install_names
+
 __all__ = [
     'MissingTaskLibraryWarning', 'TASK_PARTS', 'import_task_part', 'missing_task_parts',
     'warn_missing_task_libraries'
@@ -31,6 +33,8 @@ TASK_LIBRARIES = {
     'mmpretrain': 'mmpretrain',
     'mmpose': 'mmpose',
 }
+
+STACK_MODULES = {library.module for library in LIBRARIES}
 
 
 class TaskPart(NamedTuple):
@@ -83,6 +87,9 @@ def _installed(module: str) -> bool:
 
 
 def _fix(library: str, extra: str) -> str:
+    if library in STACK_MODULES:  # an OpenMMLab library: upstream or its onedl-* fork
+        return (f'missing {install_names(library)}, pip install "mmmoga[{extra}]" for the '
+                f'upstream one')
     return f'missing {TASK_LIBRARIES[library]}, pip install "mmmoga[{extra}]"'
 
 

@@ -110,8 +110,10 @@ def test_every_family_builds_loads_and_matches_without_mmcv_or_task_libraries(re
     assert len(report['results']) == 4 * len(SMALLEST) + 1
     assert report['names'] == list_backbones()
     (said, ) = report['said']  # once, naming what is missing for which task
-    for needed in ('detection', 'mmdet', 'segmentation', 'mmsegmentation', 'classification',
-                   'mmpretrain', 'pose estimation', 'mmpose', 'mmmoga[det]', 'mmmoga[all]'):
+    for needed in ('detection', 'mmdet (or the fork onedl-mmdetection)', 'segmentation',
+                   'mmsegmentation (or the fork onedl-mmsegmentation)', 'classification',
+                   'mmpretrain (or the fork onedl-mmpretrain)', 'pose estimation', 'mmpose',
+                   'mmmoga[det]', 'mmmoga[all]'):
         assert needed in said, (needed, said)
 
 
@@ -362,8 +364,8 @@ def test_task_library_warning_is_a_user_warning_that_can_be_silenced(monkeypatch
         task_libraries.warn_missing_task_libraries()
         task_libraries.warn_missing_task_libraries()  # once
     assert len(caught) == 1 and issubclass(caught[0].category, UserWarning)
-    assert 'detection: the HorFPN neck (missing mmdet, pip install "mmmoga[det]")' in str(
-        caught[0].message)
+    assert ('detection: the HorFPN neck (missing mmdet (or the fork onedl-mmdetection), pip '
+            'install "mmmoga[det]" for the upstream one)') in str(caught[0].message)
     monkeypatch.setattr(task_libraries, '_warned', False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')

@@ -28,7 +28,14 @@ Steps (each handles one trap of today's stack):
   8. mmmoga itself (editable; its ``setup.py`` links configs, tools, metafiles and model-index.yml
      into ``mmmoga/.mim``, where mim looks for them) and the test and lint tools.
 
-Usage: ``python tools/setup_env.py [--no-tests] [--check] [--cpu-only-mmcv]``.
+``--stack onedl`` installs the maintained forks instead of steps 3-5's upstream packages
+(``onedl-mmengine``, ``onedl-mmcv`` built from source with ops in the same way, cached apart,
+``onedl-mmdetection``, ``onedl-mmsegmentation``, ``onedl-mmpretrain``; pins in stack.txt), with
+mmpose (no fork) beside them. The forks share the upstream import names, so one environment holds
+one stack: it stops where the other stack's packages are installed.
+
+Usage: ``python tools/setup_env.py [--stack upstream|onedl] [--no-tests] [--check]
+[--cpu-only-mmcv]``.
 """
 import argparse
 import importlib.metadata as metadata
@@ -52,6 +59,24 @@ MIM_RUNTIME_DEPS = ['click', 'colorama', 'model-index', 'pandas', 'requests', 'r
 # the test and lint tools pinned in stack.txt (pytest is not)
 TEST_TOOLS = ('pytest-xdist', 'flake8', 'isort', 'yapf', 'onnx', 'onnxruntime', 'timm')
 MIM_LINK = osp.join(ROOT, 'mmmoga', '.mim', 'configs')
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The distributions of one OpenMMLab stack (their import names are the same in both)."""
+    mmengine: str
+    mmcv: str
+    task_libraries: tuple  # mmdet, mmseg, mmpretrain
+
+
+STACKS = {
+    'upstream':
+    Stack('mmengine', 'mmcv', ('mmdet', 'mmsegmentation', 'mmpretrain')),
+    'onedl':
+    Stack('onedl-mmengine', 'onedl-mmcv',
+          ('onedl-mmdetection', 'onedl-mmsegmentation', 'onedl-mmpretrain')),
+}
+stack = STACKS['upstream']  # main() sets the one of --stack
 
 
 def read_pins() -> dict:
@@ -158,8 +183,14 @@ def step_build_tools() -> bool:
     return True
 
 
+def other_stack_installed() -> list:
+    """The installed distributions of the stack that is not :data:`stack`."""
+    other = next(s for s in STACKS.values() if s != stack)
+    return [d for d in (other.mmengine, other.mmcv, *other.task_libraries) if installed(d)]
+
+
 def step_mmengine() -> bool:
-    dists = ('mmengine', 'safetensors')
+    dists = (stack.mmengine, 'safetensors')
     if all(version_ok(d) for d in dists) and imports_ok('backbone_runtime'):
         return False
     pip('-c', STACK, *pinned(*dists))
@@ -210,11 +241,14 @@ def sm_tag(archs: str) -> str:
         re.sub('[^0-9a-z]', '', arch.lower()) for arch in re.split(r'[;\s]+', archs) if arch)
 
 
-def mmcv_wheel_key(facts: CudaFacts, environ: dict, cpu_only: bool = False) -> str:
-    """The cache directory name of the mmcv wheel: which torch build, and which ops (``cpu``, or
-    ``cu<torch's CUDA>-sm<arch list>``), so that a CPU wheel is never reused on a GPU machine,
-    nor a wheel built for other GPUs."""
-    key = f'mmcv-{PINS["mmcv"]}-torch{facts.torch_version}'
+def mmcv_wheel_key(facts: CudaFacts,
+                   environ: dict,
+                   cpu_only: bool = False,
+                   dist: str = 'mmcv') -> str:
+    """The cache directory name of the mmcv wheel: which distribution (``mmcv`` or the fork's),
+    which torch build, and which ops (``cpu``, or ``cu<torch's CUDA>-sm<arch list>``), so that a
+    CPU wheel is never reused on a GPU machine, nor a wheel built for other GPUs."""
+    key = f'{dist}-{PINS[dist]}-torch{facts.torch_version}'
     if not facts.gpu or cpu_only:
         return f'{key}-cpu'
     return f'{key}-cu{facts.torch_cuda}-sm{sm_tag(arch_list(facts, environ))}'
@@ -498,16 +532,16 @@ def build_mmcv(facts: CudaFacts, wheel_dir: str, cpu_only: bool) -> None:
         os.symlink(plan.cudart, link)
     os.makedirs(wheel_dir, exist_ok=True)
     time_note = 'longer with the CUDA ops' if plan.cuda else 'about 6-10 min on 2 cores'
-    log(f'building mmcv {PINS["mmcv"]} with ops from source ({time_note}); the wheel is cached in '
-        f'{wheel_dir}')
+    log(f'building {stack.mmcv} {PINS[stack.mmcv]} with ops from source ({time_note}); the '
+        f'wheel is cached in {wheel_dir}')
     cmd = [
         sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '--no-binary',
-        'mmcv', '-w', wheel_dir, *pinned('mmcv')
+        stack.mmcv, '-w', wheel_dir, *pinned(stack.mmcv)
     ]
     log(' '.join(cmd[1:]))
     start = time.time()
     subprocess.run(cmd, check=True, env=dict(os.environ, **plan.env))
-    log(f'mmcv built in {(time.time() - start) / 60:.1f} min')
+    log(f'{stack.mmcv} built in {(time.time() - start) / 60:.1f} min')
 
 
 def step_mmcv(cpu_only: bool = False) -> bool:
@@ -515,15 +549,15 @@ def step_mmcv(cpu_only: bool = False) -> bool:
     cuda = facts.gpu and not cpu_only
     if facts.gpu and cpu_only:
         log(f'warning: {CPU_ONLY_WARNING}')
-    if version_ok('mmcv') and imports_ok('mmcv'):
+    if version_ok(stack.mmcv) and imports_ok('mmcv'):
         if not cuda:
             return False
         failure = check_cuda_ops()
         if failure is None:
             return False
-        log(f'mmcv {installed("mmcv")} is installed but its CUDA ops do not work ({failure}): '
-            'installing one built with them')
-    wheel_dir = osp.join(CACHE, 'wheels', mmcv_wheel_key(facts, os.environ, cpu_only))
+        log(f'{stack.mmcv} {installed(stack.mmcv)} is installed but its CUDA ops do not work '
+            f'({failure}): installing one built with them')
+    wheel_dir = osp.join(CACHE, 'wheels', mmcv_wheel_key(facts, os.environ, cpu_only, stack.mmcv))
     wheels = [f for f in os.listdir(wheel_dir) if f.endswith('.whl')] if osp.isdir(wheel_dir) \
         else []
     if not wheels:
@@ -541,7 +575,7 @@ def step_mmcv(cpu_only: bool = False) -> bool:
 
 
 def step_task_libraries() -> bool:
-    dists = ('mmdet', 'mmsegmentation', 'mmpretrain')
+    dists = stack.task_libraries
     if all(version_ok(d) for d in dists) and imports_ok('task_libraries'):
         return False
     pip('-c', STACK, *pinned(*dists), 'ftfy', 'regex')
@@ -586,12 +620,24 @@ def main() -> None:
     parser.add_argument('--no-tests', action='store_true', help='skip the test requirements')
     parser.add_argument('--check', action='store_true', help='only report the installed stack')
     parser.add_argument(
+        '--stack',
+        choices=sorted(STACKS),
+        default='upstream',
+        help='the upstream OpenMMLab packages (default) or the maintained onedl-* forks')
+    parser.add_argument(
         '--cpu-only-mmcv',
         action='store_true',
         help='where torch sees a GPU, build mmcv with its CPU ops only (they then fail on CUDA '
         'tensors)')
     args = parser.parse_args()
+    global stack
+    stack = STACKS[args.stack]
     start = time.time()
+    other = other_stack_installed()
+    if other and not args.check:
+        sys.exit(f'[setup_env] this environment has {", ".join(other)}, of the other stack than '
+                 f'--stack {args.stack}; both install the same modules (mmengine, mmcv, ...), so '
+                 f'one environment holds one of them: use a fresh venv')
     probe()
     if not args.check:
         steps = (step_torch, step_build_tools, step_mmengine,
