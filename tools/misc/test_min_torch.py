@@ -15,14 +15,13 @@ Examples:
 """
 import argparse
 import ast
-import os
 import os.path as osp
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
+
+from mmmoga.devtools.fresh_venv import fresh_venv
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TESTS = ('tests/test_backbone_contract.py', 'tests/test_safetensors.py',
@@ -73,32 +72,22 @@ def main():
     declared, torch_version = lowest_torch(requires)
     torch_version = args.torch or torch_version
     others = [req for req in requires if req != declared]
-    work = tempfile.mkdtemp(prefix='mmmoga-min-torch-')
-    venv = osp.join(work, 'venv')
-    python = osp.join(venv, 'bin', 'python')
-    try:
+    with fresh_venv('mmmoga-min-torch-', keep=args.keep) as venv:
         start = time.monotonic()
-        run([sys.executable, '-m', 'venv', venv], check=True)
-        pip = [python, '-m', 'pip', 'install', '-c', stack_constraints(work)]
+        pip = [venv.python, '-m', 'pip', 'install', '-c', stack_constraints(venv.work)]
         if run(pip + [f'torch=={torch_version}', *others, 'pytest']).returncode:
             sys.exit(f'[test_min_torch] ERROR: could not install torch=={torch_version}')
-        version = [python, '-c', 'import torch; print(torch.__version__)']
+        version = [venv.python, '-c', 'import torch; print(torch.__version__)']
         installed = subprocess.check_output(version, text=True).strip()
         install_s = time.monotonic() - start
 
         print(f'\n[test_min_torch] running the tests with torch {installed}', flush=True)
-        env = dict(os.environ, PYTHONPATH=ROOT, VIRTUAL_ENV=venv)
-        env['PATH'] = osp.join(venv, 'bin') + os.pathsep + env.get('PATH', '')
+        env = dict(venv.env, PYTHONPATH=ROOT)
         start = time.monotonic()
-        status = run([python, '-m', 'pytest', *TESTS, '-q'], cwd=ROOT, env=env).returncode
+        status = run([venv.python, '-m', 'pytest', *TESTS, '-q'], cwd=ROOT, env=env).returncode
         tests_s = time.monotonic() - start
-    finally:
-        if args.keep:
-            print(f'[test_min_torch] venv kept: {venv}')
-        else:
-            shutil.rmtree(work, ignore_errors=True)
 
-    print(f'[test_min_torch] venv+install {install_s:.0f} s, tests {tests_s:.0f} s')
+    print(f'[test_min_torch] install {install_s:.0f} s, tests {tests_s:.0f} s')
     result = 'PASSED' if status == 0 else f'FAILED (pytest exit status {status})'
     print(f'[test_min_torch] torch {installed} (setup.py: {declared}): {result}')
     return status

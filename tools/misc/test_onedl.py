@@ -20,13 +20,12 @@ Examples:
 """
 import argparse
 import json
-import os
 import os.path as osp
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
+
+from mmmoga.devtools.fresh_venv import fresh_venv
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TESTS = ('tests/test_stack.py', 'tests/test_toy_detection.py', 'tests/test_toy_pipeline.py',
@@ -55,23 +54,15 @@ def main():
     parser.add_argument('--keep', action='store_true', help='keep the venv and print its path')
     args = parser.parse_args()
 
-    work = tempfile.mkdtemp(prefix='mmmoga-onedl-')
-    venv = osp.join(work, 'venv')
-    python = osp.join(venv, 'bin', 'python')
-    env = dict(os.environ, VIRTUAL_ENV=venv)
-    env['PATH'] = osp.join(venv, 'bin') + os.pathsep + env.get('PATH', '')
-    env.pop('PYTHONPATH', None)
-    status = 1
-    try:
+    with fresh_venv('mmmoga-onedl-', keep=args.keep) as venv:
         start = time.monotonic()
-        run([sys.executable, '-m', 'venv', venv], check=True)
-        setup = [python, osp.join(ROOT, 'tools', 'setup_env.py'), '--stack', 'onedl']
-        if run(setup, cwd=ROOT, env=env).returncode:
+        setup = [venv.python, osp.join(ROOT, 'tools', 'setup_env.py'), '--stack', 'onedl']
+        if run(setup, cwd=ROOT, env=venv.env).returncode:
             sys.exit('[test_onedl] ERROR: tools/setup_env.py --stack onedl failed (above)')
         setup_s = time.monotonic() - start
 
-        documented = would_install(python, '--no-deps', '.')
-        plain = would_install(python, '.')
+        documented = would_install(venv.python, '--no-deps', '.')
+        plain = would_install(venv.python, '.')
         print(f'[test_onedl] pip install --no-deps . would install: {", ".join(documented)}')
         print(f'[test_onedl] control: pip install . would install: {", ".join(plain)}')
         # exactly mmmoga (an empty list would prove nothing); the control must show the problem
@@ -79,17 +70,12 @@ def main():
         if not any(d.startswith('mmengine ') for d in plain):
             wrong.append('control: pip install . would not install upstream mmengine')
 
-        run([python, '-m', 'mmmoga.stack'], cwd=work, env=env)
+        run([venv.python, '-m', 'mmmoga.stack'], cwd=venv.work, env=venv.env)
         start = time.monotonic()
-        status = run([python, '-m', 'pytest', *TESTS, '-q', '-n', '2', '--dist', 'worksteal'],
+        status = run([venv.python, '-m', 'pytest', *TESTS, '-q', '-n', '2', '--dist', 'worksteal'],
                      cwd=ROOT,
-                     env=env).returncode
+                     env=venv.env).returncode
         tests_s = time.monotonic() - start
-    finally:
-        if args.keep:
-            print(f'[test_onedl] venv kept: {venv}')
-        else:
-            shutil.rmtree(work, ignore_errors=True)
 
     print(f'[test_onedl] set-up {setup_s / 60:.1f} min, tests {tests_s / 60:.1f} min')
     if wrong:
