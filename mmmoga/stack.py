@@ -5,7 +5,7 @@ The forks keep the upstream import names (``mmengine``, ``mmcv``, ``mmdet``, ``m
 it finds by module and version, never by distribution name alone:
 
 - :func:`stack_report` lists each library with its version and the distribution that provides it
-  (``python -m mmmoga.stack`` prints it and exits with 1 on a problem; where a library is too old,
+  (``python -m mmmoga`` prints it and exits with 1 on a problem; where a library is too old,
   ``import mmmoga``, and so the command too, stops with the error below);
 - :func:`check_stack`, run by ``import mmmoga``, raises :class:`UnsupportedStackError` where a
   library is of the OpenMMLab 1.x generation (mmmoga is written for 2.x), and warns
@@ -18,7 +18,7 @@ it finds by module and version, never by distribution name alone:
 
 Add mmmoga to an environment of the forks with ``pip install --no-deps`` (its requirements name
 the upstream distributions, which pip would install over the forks), then check it with ``python
--m mmmoga.stack``; ``docs/setup.md`` has the steps.
+-m mmmoga``; ``docs/setup.md`` has the steps.
 """
 import importlib.metadata as metadata
 import re
@@ -27,8 +27,9 @@ import warnings
 from typing import List, NamedTuple, Optional, Tuple
 
 __all__ = [
-    'Library', 'LIBRARIES', 'UnsupportedStackError', 'MixedStackWarning', 'install_names',
-    'installed_distributions', 'stack_report', 'check_stack', 'mend_mmseg_scope'
+    'Library', 'LIBRARIES', 'FORK_DOWNLOAD_HOST', 'UnsupportedStackError', 'MixedStackWarning',
+    'install_names', 'on_the_forks', 'as_upstream_urls', 'installed_distributions', 'stack_report',
+    'check_stack', 'mend_mmseg_scope'
 ]
 
 
@@ -49,6 +50,9 @@ LIBRARIES = (
     Library('mmpose', 'mmpose', None, '1.0.0'),
 )
 _BY_MODULE = {library.module: library for library in LIBRARIES}
+#: the forks' base configs download the OpenMMLab files (the same names) from their own host:
+#: (the forks' prefix, the upstream prefix)
+FORK_DOWNLOAD_HOST = ('https://mmassets.onedl.ai/', 'https://download.openmmlab.com/')
 
 
 class UnsupportedStackError(ImportError):
@@ -78,6 +82,17 @@ def installed_distributions(library: Library) -> List[Tuple[str, str]]:
     names = [library.upstream] + ([library.fork] if library.fork else [])
     found = [(name, _version_of(name)) for name in names]
     return [(name, version) for name, version in found if version is not None]
+
+
+def on_the_forks() -> bool:
+    """Whether mmengine comes from onedl-mmengine (the forks' stack) rather than upstream."""
+    return _version_of('onedl-mmengine') is not None and _version_of('mmengine') is None
+
+
+def as_upstream_urls(text: str) -> str:
+    """``text`` with the forks' download host written as the upstream one
+    (:data:`FORK_DOWNLOAD_HOST`): what a config resolved under the forks says under upstream."""
+    return text.replace(*FORK_DOWNLOAD_HOST)
 
 
 def _numbers(version: str) -> Tuple[int, ...]:
@@ -140,7 +155,7 @@ def check_stack() -> None:
     errors = [row['error'] for row in rows if row['error']]
     if errors:
         raise UnsupportedStackError('mmmoga: ' + '; '.join(errors) +
-                                    '. `python -m mmmoga.stack` lists what is installed.')
+                                    '. `python -m mmmoga` lists what is installed.')
 
 
 def mend_mmseg_scope() -> bool:
@@ -156,22 +171,3 @@ def mend_mmseg_scope() -> bool:
         return False
     MODULE2PACKAGE['mmseg'] = 'onedl-mmsegmentation'
     return True
-
-
-def main() -> int:
-    """``python -m mmmoga.stack``: print the stack found; 1 when a library is one mmmoga does
-    not work with, or an upstream package is installed beside its fork."""
-    rows = stack_report()
-    for row in rows:
-        found = f'{row["version"]} ({row["distribution"]})' if row['version'] else 'not installed'
-        print(f'{row["module"]:<11} {found}')
-    problems = [row[kind] for row in rows for kind in ('error', 'warning') if row[kind]]
-    for problem in problems:
-        print(f'problem: {problem}')
-    if not problems:
-        print('no known problem')
-    return 1 if problems else 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())

@@ -70,7 +70,7 @@ def main():
         if not any(d.startswith('mmengine ') for d in plain):
             wrong.append('control: pip install . would not install upstream mmengine')
 
-        run([venv.python, '-m', 'mmmoga.stack'], cwd=venv.work, env=venv.env)
+        run([venv.python, '-m', 'mmmoga'], cwd=venv.work, env=venv.env)
         start = time.monotonic()
         status = run([venv.python, '-m', 'pytest', *TESTS, '-q', '-n', '2', '--dist', 'worksteal'],
                      cwd=ROOT,
