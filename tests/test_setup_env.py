@@ -370,3 +370,39 @@ def test_step_installs_the_nvcc_wheel_or_stops(setup_env, step, monkeypatch):
         step(gpu_machine(setup_env), machine)
     assert 'bin/nvcc is missing after installing the wheels' in str(stop.value.code)
     assert machine.builds == []
+
+
+def test_the_forks_mmcv_wheel_is_cached_apart(setup_env):
+    facts = cpu_machine(setup_env)
+    assert setup_env.mmcv_wheel_key(facts, {}) == f'mmcv-2.1.0-torch{TORCH}-cpu'
+    assert setup_env.mmcv_wheel_key(facts, {}, dist='onedl-mmcv') == \
+        f'onedl-mmcv-2.3.6-torch{TORCH}-cpu'
+
+
+def test_one_environment_holds_one_stack(setup_env, monkeypatch):
+    """The forks share the upstream import names: ``--stack onedl`` stops where upstream packages
+    are installed, the default where the forks are, naming them, before installing anything."""
+    monkeypatch.setattr(setup_env, 'stack', setup_env.stack)  # main() sets it
+    monkeypatch.setattr(setup_env, 'pip', lambda *args, **kwargs: pytest.fail('pip ran'))
+    upstream = {'mmengine', 'mmcv', 'mmdet', 'mmsegmentation'}
+    forks = {'onedl-mmengine', 'onedl-mmcv', 'onedl-mmpretrain'}
+    for present, argv, named in ((upstream, ['--stack', 'onedl'], 'mmengine, mmcv, mmdet, '
+                                  'mmsegmentation, of the other stack than --stack onedl'),
+                                 (forks, [], 'onedl-mmengine, onedl-mmcv, onedl-mmpretrain, of '
+                                  'the other stack than --stack upstream')):
+        monkeypatch.setattr(
+            setup_env, 'installed', lambda d, present=present: '1' if d in present else None)
+        monkeypatch.setattr('sys.argv', ['tools/setup_env.py', *argv])
+        with pytest.raises(SystemExit) as stop:
+            setup_env.main()
+        assert f'this environment has {named}' in str(stop.value)
+        assert 'use a fresh venv' in str(stop.value)
+    # control: the stack that is there goes on (to the probe, here stopped)
+
+    def probe():
+        raise RuntimeError('probed')
+
+    monkeypatch.setattr(setup_env, 'probe', probe)
+    monkeypatch.setattr('sys.argv', ['tools/setup_env.py', '--stack', 'onedl'])
+    with pytest.raises(RuntimeError, match='probed'):
+        setup_env.main()
