@@ -9,7 +9,8 @@ import pytest
 # is imported, which reads it).
 _WORKERS = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1'))
 if _WORKERS > 1:
-    os.environ.setdefault('OMP_NUM_THREADS', str(max(1, len(os.sched_getaffinity(0)) // _WORKERS)))
+    _CORES = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
+    os.environ.setdefault('OMP_NUM_THREADS', str(max(1, (_CORES or 1) // _WORKERS)))
 
 import torch  # noqa: E402
 
