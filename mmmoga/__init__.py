@@ -8,8 +8,9 @@ scoped to each load; see :mod:`mmmoga.utils.checkpoint`). Nothing process-wide w
 
 It checks the OpenMMLab stack it finds, upstream or the ``onedl-*`` forks (:mod:`mmmoga.stack`).
 The backbones need only torch, mmengine and safetensors: where mmcv, a task library or OpenCV is
-missing, the parts built on it are left out and one warning names them
-(:mod:`mmmoga.task_libraries`).
+missing, the parts built on it are left out quietly; :func:`missing_task_parts` lists them, and
+using one (a config that names it, the toy data sets) raises an error that names the part and the
+pip extra that installs it (:mod:`mmmoga.task_libraries`).
 :func:`create_backbone` builds them by name, timm-style (:mod:`mmmoga.models.factory`).
 """
 from .stack import check_stack, mend_mmseg_scope
@@ -18,7 +19,7 @@ check_stack()  # the upstream OpenMMLab packages or their onedl-* forks, of the 
 
 from . import models, registry  # noqa: F401,E402
 from .models import create_backbone, list_backbones  # noqa: E402
-from .task_libraries import import_task_part, warn_missing_task_libraries  # noqa: E402
+from .task_libraries import import_task_part, missing_task_parts  # noqa: E402
 from .utils.checkpoint import register_mmengine_loaders  # noqa: E402
 from .version import __version__  # noqa: E402
 
@@ -26,6 +27,5 @@ mend_mmseg_scope()  # `mmseg::` base configs under onedl-mmengine (see mmmoga.st
 import_task_part('mmmoga.engine')  # the hooks (mmengine's hooks import OpenCV)
 import_task_part('mmmoga.datasets')  # the AlignResize transform (mmcv) and the toy data sets
 register_mmengine_loaders()
-warn_missing_task_libraries()
 
-__all__ = ['__version__', 'create_backbone', 'list_backbones']
+__all__ = ['__version__', 'create_backbone', 'list_backbones', 'missing_task_parts']

@@ -5,7 +5,6 @@ outputs as under the full stack; our norm / drop-path / activation bricks agains
 import json
 import os.path as osp
 import re
-import warnings
 
 import pytest
 import torch
@@ -58,8 +57,20 @@ with warnings.catch_warnings(record=True) as caught:
     from mmmoga.models import backbones, fuse_for_inference
     from mmmoga.models.factory import BACKBONES
     import mmmoga.devtools.benchmark
-    import mmmoga  # again: still one warning
-said = [str(w.message) for w in caught if w.category.__name__ == 'MissingTaskLibraryWarning']
+    import mmmoga  # again
+said = [str(w.message) for w in caught if 'mmmoga' in str(w.message)]
+left_out = mmmoga.missing_task_parts()
+from mmmoga.task_libraries import MissingTaskLibraryError, require_task_part
+from mmmoga.utils import load_config
+used = []
+try:
+    require_task_part('mmmoga.models.necks')
+except MissingTaskLibraryError as error:
+    used.append(str(error))
+try:
+    load_config({config!r})
+except MissingTaskLibraryError as error:
+    used.append(str(error))
 try:
     import mmcv  # noqa: F401
     mmcv_importable = True
@@ -93,7 +104,7 @@ for name in {names!r}:
 bench = mmmoga.devtools.benchmark.build_benchmark_model('moganet_xt')
 results['benchmark model runs'] = len(bench(torch.rand(1, 3, 64, 64))) == 4
 print(json.dumps(dict(mmcv_importable=mmcv_importable, blocked=blocked, said=said,
-                      results=results, names=list_backbones())))
+                      left_out=left_out, used=used, results=results, names=list_backbones())))
 '''
 
 
@@ -101,20 +112,33 @@ def test_every_family_builds_loads_and_matches_without_mmcv_or_task_libraries(re
     """In a process where ``import mmcv`` (and the task libraries) raise, every family builds
     from create_backbone and from its class, loads the converted .safetensors release (and the
     .pth.tar release, weights-only), and gives exactly the outputs of the full stack."""
+    config = osp.join(ROOT, 'configs', 'mask_rcnn_moganet_s.py')
     out = run_python(
-        BLOCKED_CHECK.format(blocked=BLOCKED, names=SMALLEST), cwd=releases).splitlines()[-1]
+        BLOCKED_CHECK.format(blocked=BLOCKED, names=SMALLEST, config=config),
+        cwd=releases).splitlines()[-1]
     report = json.loads(out)
     assert report['mmcv_importable'] is False  # cannot pass where mmcv can be imported
     assert report['blocked'] == []
     assert report['results'] and all(report['results'].values()), report['results']
     assert len(report['results']) == 4 * len(SMALLEST) + 1
     assert report['names'] == list_backbones()
-    (said, ) = report['said']  # once, naming what is missing for which task
-    for needed in ('detection', 'mmdet (or the fork onedl-mmdetection)', 'segmentation',
-                   'mmsegmentation (or the fork onedl-mmsegmentation)', 'classification',
-                   'mmpretrain (or the fork onedl-mmpretrain)', 'pose estimation', 'mmpose',
-                   'mmmoga[det]', 'mmmoga[all]'):
-        assert needed in said, (needed, said)
+    # the import says nothing, though it left parts out; they are listed on request
+    assert report['said'] == []
+    left_out = json.dumps(report['left_out'])
+    for needed in ('detection: the HorFPN neck', 'mmdet (or the fork onedl-mmdetection)',
+                   'segmentation', 'mmsegmentation (or the fork onedl-mmsegmentation)',
+                   'classification', 'mmpretrain (or the fork onedl-mmpretrain)', 'pose estimation',
+                   'mmpose', 'mmmoga[det]', 'mmmoga[all]'):
+        assert needed in left_out, (needed, left_out)
+    # where a part is used, the error names it and its pip extra
+    assert report['used'] == [
+        'the HorFPN neck (detection), built on mmdet (or the fork onedl-mmdetection), not '
+        'installed (pip install "mmmoga[det]" installs the upstream one). '
+        'mmmoga.missing_task_parts() lists every part left out.',
+        # (the blocker hides the module, not the files: the mmdet:: bases are read)
+        f'{config} runs in the mmdet scope, which needs mmdet (or the fork onedl-mmdetection), '
+        'not installed (pip install "mmmoga[det]" installs the upstream one).'
+    ]
 
 
 def test_control_the_same_interpreter_imports_mmcv_without_the_hook(tmp_path):
@@ -155,7 +179,7 @@ def test_a_broken_task_library_still_raises(tmp_path, monkeypatch):
     monkeypatch.setitem(task_libraries.TASK_PARTS, 'fake_missing',
                         task_libraries.TaskPart('a fake neck', 'detection', 'det'))
     assert task_libraries.import_task_part('fake_missing') is None  # mmdet is a task library
-    assert task_libraries.missing_task_parts()['detection: a fake neck'].startswith('missing mmdet')
+    assert task_libraries.missing_task_parts()['detection: a fake neck'].startswith('mmdet (or')
 
 
 # ------------------------------------------------------------------------ bricks against mmcv
@@ -356,19 +380,48 @@ def test_readme_create_backbone_example_runs(tmp_path, monkeypatch, capsys):
     assert printed == comments
 
 
-def test_task_library_warning_is_a_user_warning_that_can_be_silenced(monkeypatch):
-    monkeypatch.setattr(task_libraries, '_warned', False)
+def test_a_left_out_part_is_named_where_a_config_uses_it(monkeypatch):
     monkeypatch.setattr(task_libraries, '_missing', {'mmmoga.models.necks': 'mmdet'})
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter('always')
-        task_libraries.warn_missing_task_libraries()
-        task_libraries.warn_missing_task_libraries()  # once
-    assert len(caught) == 1 and issubclass(caught[0].category, UserWarning)
-    assert ('detection: the HorFPN neck (missing mmdet (or the fork onedl-mmdetection), pip '
-            'install "mmmoga[det]" for the upstream one)') in str(caught[0].message)
-    monkeypatch.setattr(task_libraries, '_warned', False)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter('always')
-        warnings.filterwarnings('ignore', category=UserWarning, message='mmmoga: ')
-        task_libraries.warn_missing_task_libraries()
-    assert caught == []
+    cfg = dict(default_scope='mmmoga', model=dict(type='MaskRCNN', neck=dict(type='mmmoga.HorFPN')))
+    with pytest.raises(task_libraries.MissingTaskLibraryError) as error:
+        task_libraries.check_config(cfg, 'my.py')
+    assert str(error.value) == (
+        'my.py names HorFPN: the HorFPN neck (detection), built on mmdet (or the fork '
+        'onedl-mmdetection), not installed (pip install "mmmoga[det]" installs the upstream '
+        'one). mmmoga.missing_task_parts() lists every part left out.')
+    task_libraries.check_config(dict(model=dict(type='MogaNet')), 'my.py')  # control: no part
+    monkeypatch.setattr(task_libraries, '_installed', lambda module: module != 'mmpose')
+    with pytest.raises(
+            task_libraries.MissingTaskLibraryError,
+            match=re.escape(
+                'pose.py runs in the mmpose scope, which needs mmpose, not installed (pip install '
+                '"mmmoga[pose]").')):
+        task_libraries.check_config(dict(default_scope='mmpose'), 'pose.py')
+    task_libraries.check_config(dict(default_scope='mmdet'), 'det.py')  # control: installed
+
+
+def test_a_missing_base_config_library_is_named_with_its_extra():
+    error = task_libraries.base_config_error(
+        ModuleNotFoundError('mmsegmentation is not installed, please install mmsegmentation '
+                            'manually'), 'my.py')
+    assert str(error) == (
+        'my.py inherits mmseg:: base configs, which need mmsegmentation (or the fork '
+        'onedl-mmsegmentation), not installed (pip install "mmmoga[seg]" installs the upstream '
+        'one).')
+    fork = ModuleNotFoundError('onedl-mmdetection is not installed, please install it manually')
+    assert 'inherits mmdet:: base configs' in str(task_libraries.base_config_error(fork, 'x'))
+    assert task_libraries.base_config_error(ModuleNotFoundError("No module named 'yaml'"),
+                                            'x') is None  # control: another error
+
+
+def test_each_task_part_names_what_it_registers():
+    """The names :func:`task_libraries.check_config` looks for are what the parts register;
+    everything else mmmoga registers is a backbone, which needs no task library."""
+    from mmmoga import registry
+    registered = set()
+    for scoped in (registry.MODELS, registry.HOOKS, registry.TRANSFORMS, registry.MODEL_WRAPPERS,
+                   registry.OPTIM_WRAPPER_CONSTRUCTORS):
+        registered.update(scoped.module_dict)
+    declared = {name for part in task_libraries.TASK_PARTS.values() for name in part.names}
+    assert declared <= registered
+    assert registered - declared == {'MogaNet', 'HorNet', 'Conv2Former', 'InceptionNeXt'}

@@ -7,6 +7,8 @@ import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction  # noqa: F401  (DictAction re-exported for tools)
 
+from mmmoga.task_libraries import base_config_error, check_config
+
 __all__ = [
     'load_config', 'setup_cpu_distributed', 'shut_down_distributed',
     'plain_checkpoint_hook_warning', 'DictAction'
@@ -26,6 +28,12 @@ def load_config(path: str,
     except SyntaxError as err:  # mmengine reports it for '<unknown>'
         raise SyntaxError(f'Config file {path} is not valid Python: {err.msg} (line {err.lineno}: '
                           f'{(err.text or "").strip()!r})') from None
+    except ModuleNotFoundError as err:  # a `mmdet::`-style base of a library not installed
+        missing = base_config_error(err, path)
+        if missing is None:
+            raise
+        raise missing from None
+    check_config(cfg, path)  # a type of a part left out for want of its task library
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     cfg.launcher = launcher

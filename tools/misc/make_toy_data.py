@@ -4,14 +4,14 @@ under --out."""
 import argparse
 import os.path as osp
 
-from mmmoga.datasets import (make_ade20k, make_coco_instances, make_coco_keypoints,
-                             make_shape_classification)
+from mmmoga.task_libraries import require_task_part
 
+datasets = require_task_part('mmmoga.datasets')  # OpenCV and mmcv: says which is missing
 MAKERS = {
-    'coco': make_coco_instances,
-    'ade20k': make_ade20k,
-    'coco_pose': make_coco_keypoints,
-    'cls': make_shape_classification
+    'coco': datasets.make_coco_instances,
+    'ade20k': datasets.make_ade20k,
+    'coco_pose': datasets.make_coco_keypoints,
+    'cls': datasets.make_shape_classification
 }
 
 
