@@ -336,3 +336,44 @@ def test_real_mmdet_model_from_config(tmp_path):
     loss.backward()
     wrapper.step()  # a real AdamW step over the groups
     assert torch.isfinite(next(model.parameters())).all()
+
+
+# ------------------------------------------------------------------------------------------------
+# mmpretrain's own layer-decay constructor asks the backbone's get_layer_depth
+
+
+def mmpretrain_classifier(family, arch):
+    from mmpretrain.models import ImageClassifier
+    with torch.device('meta'):
+        channels = getattr(mmmoga.models.backbones, family)(arch=arch).embed_dims[-1]
+    return ImageClassifier(
+        backbone=dict(type=f'mmmoga.{family}', arch=arch, out_indices=(3, )),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='LinearClsHead', num_classes=3, in_channels=channels))
+
+
+@pytest.mark.parametrize('family, arch, num_layers', [
+    ('MogaNet', ARCHS['moganet']['deep'], 12),
+    ('MogaNet', ARCHS['moganet']['small'], 6),
+    ('HorNet', ARCHS['hornet']['deep'], 12),
+    ('Conv2Former', ARCHS['conv2former']['two_blocks'], 6),
+    ('InceptionNeXt', ARCHS['inceptionnext']['two_blocks'], 6),
+])
+def test_mmpretrains_constructor_gives_our_scales(family, arch, num_layers):
+    """mmpretrain's ``LearningRateDecayOptimWrapperConstructor`` on an ImageClassifier with our
+    backbone gives every parameter the LR that ours gives with ConvNeXt's ``num_layers``."""
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = mmpretrain_classifier(family, arch)
+        theirs = build_optim_wrapper(
+            model,
+            dict(
+                constructor='LearningRateDecayOptimWrapperConstructor',
+                optimizer=dict(type='AdamW', lr=1.0, weight_decay=0.05),
+                paramwise_cfg=dict(layer_decay_rate=0.8)))
+    ours = build(model, 0.8, num_layers)
+    lr = {id(p): g['lr'] for g in theirs.optimizer.param_groups for p in g['params']}
+    expected = {name: g['lr'] for name, g in groups_by_name(ours, model).items()}
+    assert {name: lr[id(p)] for name, p in model.named_parameters()} == pytest.approx(expected)
+    assert len(set(expected.values())) >= 4  # the scales do differ by layer
+    head = model.backbone.get_layer_depth('head.fc.weight', 'backbone.')
+    assert head == (num_layers + 1, num_layers + 2)  # outside the backbone: scale 1

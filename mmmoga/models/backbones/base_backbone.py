@@ -374,6 +374,18 @@ class BaseBackbone(BaseModule):
         """
         raise NotImplementedError(f'{type(self).__name__} has no layer-wise LR decay rules')
 
+    def get_layer_depth(self, param_name: str, prefix: str = '') -> Tuple[int, int]:
+        """``(layer id, number of ids)`` of a parameter, as mmpretrain's
+        ``LearningRateDecayOptimWrapperConstructor`` asks it (LR scale ``layer_decay_rate **
+        (number - id - 1)``). The ids are :meth:`get_layer_id`'s, layer-wise, with ConvNeXt's
+        ``num_layers`` (12 where the third stage has more than 9 blocks, else 6), so the scales are
+        those of mmmoga's ``BackboneLayerDecayOptimWrapperConstructor`` with that ``num_layers``.
+        A parameter outside ``prefix`` (``'backbone.'`` in a classifier: its head) gets scale 1."""
+        num_layers = 12 if self.arch_settings['depths'][2] > 9 else 6
+        if not param_name.startswith(prefix):
+            return num_layers + 1, num_layers + 2
+        return self.get_layer_id(param_name[len(prefix):], num_layers), num_layers + 2
+
     def run_blocks(self, blocks: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """Run a stage's blocks, checkpointing each block's activations when ``with_cp``."""
         for block in blocks:
