@@ -27,9 +27,8 @@ import warnings
 from typing import List, NamedTuple, Optional, Tuple
 
 __all__ = [
-    'Library', 'LIBRARIES', 'FORK_DOWNLOAD_HOST', 'UnsupportedStackError', 'MixedStackWarning',
-    'install_names', 'on_the_forks', 'as_upstream_urls', 'installed_distributions', 'stack_report',
-    'check_stack', 'mend_mmseg_scope'
+    'Library', 'LIBRARIES', 'UnsupportedStackError', 'MixedStackWarning', 'install_names',
+    'installed_distributions', 'stack_report', 'check_stack', 'mend_mmseg_scope'
 ]
 
 
@@ -50,9 +49,6 @@ LIBRARIES = (
     Library('mmpose', 'mmpose', None, '1.0.0'),
 )
 _BY_MODULE = {library.module: library for library in LIBRARIES}
-#: the forks' base configs download the OpenMMLab files (the same names) from their own host:
-#: (the forks' prefix, the upstream prefix)
-FORK_DOWNLOAD_HOST = ('https://mmassets.onedl.ai/', 'https://download.openmmlab.com/')
 
 
 class UnsupportedStackError(ImportError):
@@ -82,17 +78,6 @@ def installed_distributions(library: Library) -> List[Tuple[str, str]]:
     names = [library.upstream] + ([library.fork] if library.fork else [])
     found = [(name, _version_of(name)) for name in names]
     return [(name, version) for name, version in found if version is not None]
-
-
-def on_the_forks() -> bool:
-    """Whether mmengine comes from onedl-mmengine (the forks' stack) rather than upstream."""
-    return _version_of('onedl-mmengine') is not None and _version_of('mmengine') is None
-
-
-def as_upstream_urls(text: str) -> str:
-    """``text`` with the forks' download host written as the upstream one
-    (:data:`FORK_DOWNLOAD_HOST`): what a config resolved under the forks says under upstream."""
-    return text.replace(*FORK_DOWNLOAD_HOST)
 
 
 def _numbers(version: str) -> Tuple[int, ...]:

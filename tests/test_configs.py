@@ -7,10 +7,10 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 from small_models import config_and_model
+from stack_under_test import as_upstream_urls
 
 from mmmoga.engine import AtomicCheckpointHook, NonFiniteLossHook, PreemptionHook
 from mmmoga.models.backbones import Conv2Former, HorNet, InceptionNeXt, MogaNet
-from mmmoga.stack import as_upstream_urls
 from mmmoga.utils.config_digest import read_digests, resolved_config_digest, resolved_config_json
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))

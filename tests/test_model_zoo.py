@@ -14,11 +14,11 @@ import pytest
 import yaml
 from mmengine.config import Config
 from small_models import config_and_model
+from stack_under_test import ON_THE_FORKS, as_upstream_urls
 from tool_scripts import run_tool
 
 from mmmoga import metafiles
 from mmmoga.devtools import model_zoo
-from mmmoga.stack import as_upstream_urls, on_the_forks
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(osp.relpath(p, ROOT) for p in glob.glob(osp.join(ROOT, 'configs', '*.py')))
@@ -57,7 +57,7 @@ def test_measured_parameters_are_what_the_config_builds(config):
         assert 'Extraction Code' in metafiles.find_release(file=osp.basename(loads))
     params = sum(p.numel() for p in model.parameters())
     expected = meta.get('Parameters')
-    if on_the_forks():
+    if ON_THE_FORKS:
         expected = FORK_PARAMETERS.get(name, expected)
     assert params == expected, (
         f'{name} builds {params:,} params, its metafile says {meta.get("Parameters")}: run '

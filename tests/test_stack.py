@@ -18,6 +18,7 @@ import mmengine
 import mmseg
 import pytest
 from mmengine.config.utils import MODULE2PACKAGE
+from stack_under_test import ON_THE_FORKS, installed
 
 from mmmoga import stack
 from mmmoga.__main__ import main
@@ -38,17 +39,6 @@ custom_imports = dict(imports=['mmmoga'], allow_failed_imports=False)
 model = dict(backbone=dict(_delete_=True, type='MogaNet', arch='xtiny', out_indices=(0, 1, 2, 3)),
              decode_head=dict(in_channels=[32, 64, 96, 192]), auxiliary_head=dict(in_channels=96))
 """
-
-
-def installed(distribution):
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-#: this environment's stack: the forks under `make test-onedl`, else the upstream packages
-ON_THE_FORKS = stack.on_the_forks()
 
 
 def test_this_environment_is_one_stack_without_a_problem(capsys):

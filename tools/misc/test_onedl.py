@@ -15,7 +15,7 @@ Exits with 1 when the dry runs differ from that, else with pytest's status. The 
 wheel is cached like mmcv's (``~/.cache/mmmoga``), so only the first run builds it.
 
 Examples:
-  python tools/misc/test_onedl.py          # about 25 min on 2 cores the first time
+  python tools/misc/test_onedl.py          # 2 cores: about 14 min the first time, 7 after
   python tools/misc/test_onedl.py --keep   # keep the venv (its path is printed)
 """
 import argparse
